@@ -1,0 +1,139 @@
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class ReserveStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    RESERVE_STATUS_UNSPECIFIED: _ClassVar[ReserveStatus]
+    RESERVE_STATUS_RESERVED: _ClassVar[ReserveStatus]
+    RESERVE_STATUS_SOLD_OUT: _ClassVar[ReserveStatus]
+    RESERVE_STATUS_STOCK_MISSING: _ClassVar[ReserveStatus]
+    RESERVE_STATUS_RELEASED: _ClassVar[ReserveStatus]
+    RESERVE_STATUS_CONFIRMED: _ClassVar[ReserveStatus]
+
+class HoldState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    HOLD_STATE_UNSPECIFIED: _ClassVar[HoldState]
+    HOLD_STATE_HELD: _ClassVar[HoldState]
+    HOLD_STATE_CONFIRMED: _ClassVar[HoldState]
+    HOLD_STATE_RELEASED: _ClassVar[HoldState]
+    HOLD_STATE_UNKNOWN: _ClassVar[HoldState]
+RESERVE_STATUS_UNSPECIFIED: ReserveStatus
+RESERVE_STATUS_RESERVED: ReserveStatus
+RESERVE_STATUS_SOLD_OUT: ReserveStatus
+RESERVE_STATUS_STOCK_MISSING: ReserveStatus
+RESERVE_STATUS_RELEASED: ReserveStatus
+RESERVE_STATUS_CONFIRMED: ReserveStatus
+HOLD_STATE_UNSPECIFIED: HoldState
+HOLD_STATE_HELD: HoldState
+HOLD_STATE_CONFIRMED: HoldState
+HOLD_STATE_RELEASED: HoldState
+HOLD_STATE_UNKNOWN: HoldState
+
+class InitStockRequest(_message.Message):
+    __slots__ = ("event_id", "available", "total", "replace")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    AVAILABLE_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    REPLACE_FIELD_NUMBER: _ClassVar[int]
+    event_id: int
+    available: int
+    total: int
+    replace: bool
+    def __init__(self, event_id: _Optional[int] = ..., available: _Optional[int] = ..., total: _Optional[int] = ..., replace: _Optional[bool] = ...) -> None: ...
+
+class InitStockResponse(_message.Message):
+    __slots__ = ("initialised", "stock")
+    INITIALISED_FIELD_NUMBER: _ClassVar[int]
+    STOCK_FIELD_NUMBER: _ClassVar[int]
+    initialised: bool
+    stock: Stock
+    def __init__(self, initialised: _Optional[bool] = ..., stock: _Optional[_Union[Stock, _Mapping]] = ...) -> None: ...
+
+class GetStockRequest(_message.Message):
+    __slots__ = ("event_id",)
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    event_id: int
+    def __init__(self, event_id: _Optional[int] = ...) -> None: ...
+
+class GetStockResponse(_message.Message):
+    __slots__ = ("stock",)
+    STOCK_FIELD_NUMBER: _ClassVar[int]
+    stock: Stock
+    def __init__(self, stock: _Optional[_Union[Stock, _Mapping]] = ...) -> None: ...
+
+class Stock(_message.Message):
+    __slots__ = ("event_id", "total", "available", "held")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    AVAILABLE_FIELD_NUMBER: _ClassVar[int]
+    HELD_FIELD_NUMBER: _ClassVar[int]
+    event_id: int
+    total: int
+    available: int
+    held: int
+    def __init__(self, event_id: _Optional[int] = ..., total: _Optional[int] = ..., available: _Optional[int] = ..., held: _Optional[int] = ...) -> None: ...
+
+class ReserveRequest(_message.Message):
+    __slots__ = ("event_id", "reservation_id", "quantity", "user_id", "hold_ms")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    RESERVATION_ID_FIELD_NUMBER: _ClassVar[int]
+    QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    HOLD_MS_FIELD_NUMBER: _ClassVar[int]
+    event_id: int
+    reservation_id: str
+    quantity: int
+    user_id: int
+    hold_ms: int
+    def __init__(self, event_id: _Optional[int] = ..., reservation_id: _Optional[str] = ..., quantity: _Optional[int] = ..., user_id: _Optional[int] = ..., hold_ms: _Optional[int] = ...) -> None: ...
+
+class ReserveResponse(_message.Message):
+    __slots__ = ("status", "available", "hold_deadline_ms")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    AVAILABLE_FIELD_NUMBER: _ClassVar[int]
+    HOLD_DEADLINE_MS_FIELD_NUMBER: _ClassVar[int]
+    status: ReserveStatus
+    available: int
+    hold_deadline_ms: int
+    def __init__(self, status: _Optional[_Union[ReserveStatus, str]] = ..., available: _Optional[int] = ..., hold_deadline_ms: _Optional[int] = ...) -> None: ...
+
+class ReleaseRequest(_message.Message):
+    __slots__ = ("event_id", "reservation_id", "quantity_if_unknown")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    RESERVATION_ID_FIELD_NUMBER: _ClassVar[int]
+    QUANTITY_IF_UNKNOWN_FIELD_NUMBER: _ClassVar[int]
+    event_id: int
+    reservation_id: str
+    quantity_if_unknown: int
+    def __init__(self, event_id: _Optional[int] = ..., reservation_id: _Optional[str] = ..., quantity_if_unknown: _Optional[int] = ...) -> None: ...
+
+class ReleaseResponse(_message.Message):
+    __slots__ = ("released", "previous_state", "available")
+    RELEASED_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_STATE_FIELD_NUMBER: _ClassVar[int]
+    AVAILABLE_FIELD_NUMBER: _ClassVar[int]
+    released: bool
+    previous_state: HoldState
+    available: int
+    def __init__(self, released: _Optional[bool] = ..., previous_state: _Optional[_Union[HoldState, str]] = ..., available: _Optional[int] = ...) -> None: ...
+
+class ConfirmRequest(_message.Message):
+    __slots__ = ("event_id", "reservation_id")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    RESERVATION_ID_FIELD_NUMBER: _ClassVar[int]
+    event_id: int
+    reservation_id: str
+    def __init__(self, event_id: _Optional[int] = ..., reservation_id: _Optional[str] = ...) -> None: ...
+
+class ConfirmResponse(_message.Message):
+    __slots__ = ("confirmed", "previous_state")
+    CONFIRMED_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_STATE_FIELD_NUMBER: _ClassVar[int]
+    confirmed: bool
+    previous_state: HoldState
+    def __init__(self, confirmed: _Optional[bool] = ..., previous_state: _Optional[_Union[HoldState, str]] = ...) -> None: ...

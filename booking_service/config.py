@@ -1,0 +1,71 @@
+"""Settings of the booking service, from environment variables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from common import settings
+from common.settings import Setting
+
+SETTINGS = [
+    Setting("BOOKING_HOST", "127.0.0.1", "address the gRPC server binds to", settings.text),
+    Setting("BOOKING_PORT", "50052", "gRPC port (0 picks a free one)", settings.integer(0, 65535)),
+    Setting("DATABASE_URL", "", "PostgreSQL server, e.g. postgresql://user@127.0.0.1:5432/booking (required)", settings.url("postgresql", "postgres")),
+    Setting("INVENTORY_TARGET", "", "inventory service gRPC address, e.g. 127.0.0.1:50051 (required)", settings.host_port),
+    Setting("PG_POOL_MIN", "2", "PostgreSQL connections kept open per process", settings.integer(1, 1000)),
+    Setting("PG_POOL_MAX", "16", "maximum PostgreSQL connections per process", settings.integer(1, 1000)),
+    Setting("PG_STATEMENT_TIMEOUT_MS", "5000", "PostgreSQL statement_timeout of every connection", settings.integer(1, 600_000), "ms"),
+    Setting("INVENTORY_TIMEOUT_MS", "2000", "deadline of one inventory call, retries included", settings.integer(1, 600_000), "ms"),
+    Setting("INVENTORY_HOLD_MS", "30000", "hold lifetime asked for on Reserve; must exceed the statement timeout", settings.integer(1000, 86_400_000), "ms"),
+    Setting("GROUP_COMMIT_MAX_BATCH", "256", "maximum bookings written by one INSERT", settings.integer(1, 10_000)),
+    Setting("GROUP_COMMIT_WORKERS", "2", "batches being written at once", settings.integer(1, 100)),
+    Setting("SHUTDOWN_GRACE_MS", "5000", "time in-flight calls get to finish after SIGTERM", settings.integer(0, 600_000), "ms"),
+    *settings.LOGGING_SETTINGS,
+]
+
+
+@dataclass(frozen=True)
+class BookingConfig:
+    host: str
+    port: int
+    database_url: str
+    inventory_target: str
+    pg_pool_min: int
+    pg_pool_max: int
+    pg_statement_timeout_ms: int
+    inventory_timeout_ms: int
+    hold_ms: int
+    group_commit_max_batch: int
+    group_commit_workers: int
+    shutdown_grace_ms: int
+    log_level: str
+    log_format: str
+
+    @classmethod
+    def from_env(cls) -> BookingConfig:
+        values = settings.load(SETTINGS)
+        if values["PG_POOL_MIN"] > values["PG_POOL_MAX"]:
+            raise settings.SettingsError(
+                f"PG_POOL_MIN={values['PG_POOL_MIN']} is larger than PG_POOL_MAX={values['PG_POOL_MAX']}"
+            )
+        if values["INVENTORY_HOLD_MS"] <= 2 * values["PG_STATEMENT_TIMEOUT_MS"]:
+            raise settings.SettingsError(
+                f"INVENTORY_HOLD_MS={values['INVENTORY_HOLD_MS']} is too short: expected more than twice "
+                f"PG_STATEMENT_TIMEOUT_MS ({values['PG_STATEMENT_TIMEOUT_MS']}), so no hold expires while its insert may still commit"
+            )
+        return cls(
+            host=values["BOOKING_HOST"],
+            port=values["BOOKING_PORT"],
+            database_url=values["DATABASE_URL"],
+            inventory_target=values["INVENTORY_TARGET"],
+            pg_pool_min=values["PG_POOL_MIN"],
+            pg_pool_max=values["PG_POOL_MAX"],
+            pg_statement_timeout_ms=values["PG_STATEMENT_TIMEOUT_MS"],
+            inventory_timeout_ms=values["INVENTORY_TIMEOUT_MS"],
+            hold_ms=values["INVENTORY_HOLD_MS"],
+            group_commit_max_batch=values["GROUP_COMMIT_MAX_BATCH"],
+            group_commit_workers=values["GROUP_COMMIT_WORKERS"],
+            shutdown_grace_ms=values["SHUTDOWN_GRACE_MS"],
+            log_level=values["LOG_LEVEL"],
+            log_format=values["LOG_FORMAT"],
+        )

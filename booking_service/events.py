@@ -1,0 +1,70 @@
+"""Event look-ups for the Book path, and stock rebuilds from PostgreSQL."""
+
+from __future__ import annotations
+
+import logging
+
+import grpc
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+from booking_service.errors import DependencyUnavailable, NotFound
+from booking_service.models import EventRow
+from booking_service.repository import Repository
+from clients.inventory import InventoryClient
+
+logger = logging.getLogger(__name__)
+
+
+class EventCatalog:
+    """Remembers which events exist, since events are never deleted, so a
+    booking needs no PostgreSQL round trip to check its event id."""
+
+    def __init__(self, pool: AsyncConnectionPool, repository: Repository, inventory: InventoryClient) -> None:
+        self._pool = pool
+        self._repository = repository
+        self._inventory = inventory
+        self._known: set[int] = set()
+
+    def remember(self, event_id: int) -> None:
+        self._known.add(event_id)
+
+    async def require(self, event_id: int) -> None:
+        if event_id in self._known:
+            return
+        try:
+            event = await self._repository.get_event(event_id)
+        except psycopg.Error as exc:
+            raise DependencyUnavailable("PostgreSQL", str(exc)) from exc
+        if event is None:
+            raise NotFound("event", event_id)
+        self._known.add(event_id)
+
+    async def init_stock(self, event: EventRow) -> None:
+        """Create the event's stock counter in the inventory service, keeping one that exists."""
+        await self._inventory.init_stock(event.id, total=event.total_tickets, available=event.available_tickets)
+
+    async def rebuild_stock(self, event_id: int) -> None:
+        """Create a missing stock counter from PostgreSQL's sold count.
+
+        Runs under the event's advisory lock, and InitStock keeps a counter
+        that another process created meanwhile, so concurrent rebuilds of one
+        event write it once.
+        """
+        try:
+            async with self._pool.connection() as conn, conn.transaction():
+                event = await self._repository.lock_event_stock(conn, event_id)
+                if event is None:
+                    raise NotFound("event", event_id)
+                reply = await self._inventory.init_stock(
+                    event_id, total=event.total_tickets, available=event.available_tickets
+                )
+        except psycopg.Error as exc:
+            raise DependencyUnavailable("PostgreSQL", f"stock rebuild failed: {exc}") from exc
+        except grpc.aio.AioRpcError as exc:
+            raise DependencyUnavailable("inventory", f"stock rebuild failed: {exc.code().name}: {exc.details()}") from exc
+        if reply.initialised:
+            logger.warning(
+                "rebuilt missing stock of event %d from PostgreSQL: total=%d available=%d",
+                event_id, reply.stock.total, reply.stock.available,
+            )

@@ -1,0 +1,110 @@
+"""Queries on the events and bookings tables, outside the Book hot path."""
+
+from __future__ import annotations
+
+import uuid
+
+from psycopg.rows import class_row
+from psycopg_pool import AsyncConnectionPool
+
+from booking_service.models import BookingRow, EventRow
+
+BOOKING_COLUMNS = "id, event_id, user_id, quantity, status, reservation_id, created_at, cancelled_at"
+EVENT_COLUMNS = "id, name, total_tickets, sold_tickets, created_at"
+
+
+class Repository:
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self._pool = pool
+
+    async def create_event(self, name: str, total_tickets: int) -> EventRow:
+        async with self._pool.connection() as conn:
+            cursor = conn.cursor(row_factory=class_row(EventRow))
+            await cursor.execute(
+                f"INSERT INTO events (name, total_tickets) VALUES (%s, %s) RETURNING {EVENT_COLUMNS}",
+                (name, total_tickets),
+            )
+            row = await cursor.fetchone()
+        assert row is not None  # INSERT ... RETURNING always returns the row
+        return row
+
+    async def get_event(self, event_id: int) -> EventRow | None:
+        async with self._pool.connection() as conn:
+            cursor = conn.cursor(row_factory=class_row(EventRow))
+            await cursor.execute(f"SELECT {EVENT_COLUMNS} FROM events WHERE id = %s", (event_id,))
+            return await cursor.fetchone()
+
+    async def get_booking(self, booking_id: int) -> BookingRow | None:
+        async with self._pool.connection() as conn:
+            cursor = conn.cursor(row_factory=class_row(BookingRow))
+            await cursor.execute(f"SELECT {BOOKING_COLUMNS} FROM bookings WHERE id = %s", (booking_id,))
+            return await cursor.fetchone()
+
+    async def find_booking_by_reservation(self, reservation_id: uuid.UUID) -> BookingRow | None:
+        async with self._pool.connection() as conn:
+            cursor = conn.cursor(row_factory=class_row(BookingRow))
+            await cursor.execute(f"SELECT {BOOKING_COLUMNS} FROM bookings WHERE reservation_id = %s", (reservation_id,))
+            return await cursor.fetchone()
+
+    async def cancel_booking(self, booking_id: int) -> tuple[BookingRow, bool] | None:
+        """Cancel a confirmed booking and give its tickets back to the event's count.
+
+        Returns (booking, changed); changed is False when it was already
+        cancelled. One statement, so the status flip and the sold count
+        change commit together and only one of several racing cancels wins.
+        """
+        async with self._pool.connection() as conn:
+            cursor = conn.cursor(row_factory=class_row(BookingRow))
+            await cursor.execute(
+                f"""
+                WITH cancelled AS (
+                    UPDATE bookings SET status = 'cancelled', cancelled_at = now()
+                    WHERE id = %(id)s AND status = 'confirmed'
+                    RETURNING {BOOKING_COLUMNS}
+                ), returned AS (
+                    UPDATE events e SET sold_tickets = e.sold_tickets - c.quantity
+                    FROM cancelled c WHERE e.id = c.event_id
+                )
+                SELECT {BOOKING_COLUMNS} FROM cancelled
+                """,
+                {"id": booking_id},
+            )
+            row = await cursor.fetchone()
+            if row is not None:
+                return row, True
+            await cursor.execute(f"SELECT {BOOKING_COLUMNS} FROM bookings WHERE id = %s", (booking_id,))
+            existing = await cursor.fetchone()
+        return (existing, False) if existing is not None else None
+
+    async def list_bookings(
+        self, *, page: int, size: int, status: str | None, user_id: int | None, event_id: int | None
+    ) -> tuple[list[BookingRow], int]:
+        conditions = []
+        params: dict[str, object] = {"limit": size, "offset": (page - 1) * size}
+        if status is not None:
+            conditions.append("status = %(status)s")
+            params["status"] = status
+        if user_id is not None:
+            conditions.append("user_id = %(user_id)s")
+            params["user_id"] = user_id
+        if event_id is not None:
+            conditions.append("event_id = %(event_id)s")
+            params["event_id"] = event_id
+        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+        async with self._pool.connection() as conn:
+            cursor = conn.cursor(row_factory=class_row(BookingRow))
+            await cursor.execute(
+                f"SELECT {BOOKING_COLUMNS} FROM bookings {where} ORDER BY id DESC LIMIT %(limit)s OFFSET %(offset)s",
+                params,
+            )
+            rows = await cursor.fetchall()
+            count = await conn.execute(f"SELECT count(*) FROM bookings {where}", params)
+            total_row = await count.fetchone()
+        return rows, int(total_row[0]) if total_row else 0
+
+    async def lock_event_stock(self, conn, event_id: int) -> EventRow | None:
+        """Take the per-event advisory lock for this transaction and read the event."""
+        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (event_id,))
+        cursor = conn.cursor(row_factory=class_row(EventRow))
+        await cursor.execute(f"SELECT {EVENT_COLUMNS} FROM events WHERE id = %s", (event_id,))
+        return await cursor.fetchone()

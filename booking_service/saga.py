@@ -1,0 +1,167 @@
+"""The Book saga: reserve in the inventory service, insert in PostgreSQL, confirm.
+
+When the insert fails for sure, the compensating Release returns the held
+tickets. When its outcome is unknown (the connection broke), the saga looks
+the booking up by reservation id before choosing between confirm and release;
+if PostgreSQL cannot tell either, the hold is left to expire and the expiry
+sweep decides from PostgreSQL later.
+
+Once a hold is taken, the rest of the saga runs in its own task: a caller
+that cancels or times out stops waiting but never interrupts the saga
+half-way, so a hold is never abandoned by a cancelled call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import uuid
+from dataclasses import dataclass
+
+import grpc
+import psycopg
+
+from booking_monitor_pb.inventory.v1 import inventory_pb2 as inventory_pb
+from booking_service.errors import DependencyUnavailable, NotFound
+from booking_service.events import EventCatalog
+from booking_service.models import BookingRow, NewBooking
+from booking_service.repository import Repository
+from booking_service.writer import GroupCommitWriter, InsertOutcomeUnknown
+from clients.inventory import InventoryClient
+
+logger = logging.getLogger(__name__)
+
+
+class BookOutcome(enum.Enum):
+    CONFIRMED = "confirmed"
+    SOLD_OUT = "sold_out"
+
+
+@dataclass(frozen=True)
+class BookResult:
+    outcome: BookOutcome
+    booking: BookingRow | None = None
+
+
+class BookingSaga:
+    def __init__(
+        self,
+        *,
+        inventory: InventoryClient,
+        writer: GroupCommitWriter,
+        repository: Repository,
+        catalog: EventCatalog,
+        hold_ms: int,
+    ) -> None:
+        self._inventory = inventory
+        self._writer = writer
+        self._repository = repository
+        self._catalog = catalog
+        self._hold_ms = hold_ms
+        self._in_flight: set[asyncio.Task[BookResult]] = set()
+
+    async def book(self, *, user_id: int, event_id: int, quantity: int) -> BookResult:
+        """Book tickets; raise NotFound for an unknown event and DependencyUnavailable
+        when Redis, the inventory service or PostgreSQL fails."""
+        await self._catalog.require(event_id)
+        reservation_id = uuid.uuid4()
+        reply = await self._reserve(event_id, reservation_id, quantity, user_id)
+        if reply.status == inventory_pb.RESERVE_STATUS_STOCK_MISSING:
+            await self._catalog.rebuild_stock(event_id)
+            reply = await self._reserve(event_id, reservation_id, quantity, user_id)
+        if reply.status == inventory_pb.RESERVE_STATUS_SOLD_OUT:
+            return BookResult(BookOutcome.SOLD_OUT)
+        if reply.status != inventory_pb.RESERVE_STATUS_RESERVED:
+            raise DependencyUnavailable(
+                "inventory", f"unexpected Reserve status {inventory_pb.ReserveStatus.Name(reply.status)}"
+            )
+
+        booking = NewBooking(event_id=event_id, user_id=user_id, quantity=quantity, reservation_id=reservation_id)
+        task = asyncio.create_task(self._complete(booking))
+        self._in_flight.add(task)
+        task.add_done_callback(self._in_flight.discard)
+        return await asyncio.shield(task)
+
+    async def drain(self, timeout: float) -> None:
+        """Wait up to timeout seconds for sagas past their Reserve to finish."""
+        if self._in_flight:
+            logger.info("waiting for %d bookings in flight", len(self._in_flight))
+            await asyncio.wait(set(self._in_flight), timeout=timeout)
+
+    async def _reserve(
+        self, event_id: int, reservation_id: uuid.UUID, quantity: int, user_id: int
+    ) -> inventory_pb.ReserveResponse:
+        try:
+            return await self._inventory.reserve(
+                event_id, str(reservation_id), quantity, user_id=user_id, hold_ms=self._hold_ms
+            )
+        except grpc.aio.AioRpcError as exc:
+            # Reserve is idempotent per reservation id: a hold that was taken
+            # although the reply was lost is released here, and the Release
+            # leaves a tombstone should the Reserve still be in flight.
+            if exc.code() in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED, grpc.StatusCode.UNAVAILABLE):
+                self._release_in_background(event_id, reservation_id)
+            raise DependencyUnavailable("inventory", f"Reserve failed: {exc.code().name}: {exc.details()}") from exc
+
+    async def _complete(self, booking: NewBooking) -> BookResult:
+        try:
+            row = await self._writer.insert(booking)
+        except InsertOutcomeUnknown as exc:
+            row = await self._resolve_unknown_insert(booking, exc)
+        except psycopg.Error as exc:
+            await self._compensate(booking, f"insert failed: {exc}")
+            raise DependencyUnavailable("PostgreSQL", f"insert failed: {exc}") from exc
+
+        if row is None:
+            # PostgreSQL has fewer tickets left than Redis thought: it wins.
+            await self._compensate(booking, "PostgreSQL has too few tickets left")
+            return BookResult(BookOutcome.SOLD_OUT)
+
+        await self._confirm(booking)
+        return BookResult(BookOutcome.CONFIRMED, row)
+
+    async def _resolve_unknown_insert(self, booking: NewBooking, cause: Exception) -> BookingRow | None:
+        try:
+            row = await self._repository.find_booking_by_reservation(booking.reservation_id)
+        except psycopg.Error as exc:
+            logger.warning(
+                "cannot tell whether reservation %s of event %d was written (%s); its hold is left to expire",
+                booking.reservation_id, booking.event_id, exc,
+            )
+            raise DependencyUnavailable("PostgreSQL", f"insert outcome unknown: {cause}") from exc
+        if row is None:
+            await self._compensate(booking, f"insert not committed: {cause}")
+            raise DependencyUnavailable("PostgreSQL", f"insert failed: {cause}")
+        logger.info("reservation %s of event %d was written although the connection failed", booking.reservation_id, booking.event_id)
+        return row
+
+    async def _compensate(self, booking: NewBooking, reason: str) -> None:
+        logger.warning(
+            "compensating: releasing reservation %s of event %d (%d tickets) because %s",
+            booking.reservation_id, booking.event_id, booking.quantity, reason,
+        )
+        try:
+            await self._inventory.release(booking.event_id, str(booking.reservation_id))
+        except grpc.aio.AioRpcError as exc:
+            logger.error(
+                "release of reservation %s of event %d failed (%s: %s); the hold expires on its deadline",
+                booking.reservation_id, booking.event_id, exc.code().name, exc.details(),
+            )
+
+    async def _confirm(self, booking: NewBooking) -> None:
+        try:
+            await self._inventory.confirm(booking.event_id, str(booking.reservation_id))
+        except grpc.aio.AioRpcError as exc:
+            # The booking is durable; the expiry sweep finds its row in
+            # PostgreSQL and confirms the hold instead of releasing it.
+            logger.warning(
+                "confirm of reservation %s of event %d failed (%s: %s); left to the expiry sweep",
+                booking.reservation_id, booking.event_id, exc.code().name, exc.details(),
+            )
+
+    def _release_in_background(self, event_id: int, reservation_id: uuid.UUID) -> None:
+        booking = NewBooking(event_id=event_id, user_id=0, quantity=0, reservation_id=reservation_id)
+        task = asyncio.create_task(self._compensate(booking, "the Reserve call failed or timed out"))
+        self._in_flight.add(task)  # type: ignore[arg-type]
+        task.add_done_callback(self._in_flight.discard)

@@ -1,0 +1,85 @@
+"""Async client for inventory.v1.InventoryService."""
+
+from __future__ import annotations
+
+import grpc
+
+from booking_monitor_pb.inventory.v1 import inventory_pb2 as pb
+from booking_monitor_pb.inventory.v1 import inventory_pb2_grpc as pb_grpc
+from clients.channel import open_channel
+from clients.retry import Backoff, call_with_retry
+
+DEFAULT_TIMEOUT_S = 2.0
+
+
+class InventoryClient:
+    """Calls the inventory service. Every call here is idempotent, so each one is
+    retried on UNAVAILABLE within its timeout."""
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        backoff: Backoff | None = None,
+        channel: grpc.aio.Channel | None = None,
+    ) -> None:
+        self.target = target
+        self._channel = channel or open_channel(target)
+        self._stub = pb_grpc.InventoryServiceStub(self._channel)
+        self._timeout = timeout
+        self._backoff = backoff or Backoff()
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    async def __aenter__(self) -> InventoryClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def init_stock(
+        self, event_id: int, *, total: int, available: int, replace: bool = False, timeout: float | None = None
+    ) -> pb.InitStockResponse:
+        request = pb.InitStockRequest(event_id=event_id, total=total, available=available, replace=replace)
+        return await self._call("InitStock", self._stub.InitStock, request, timeout)
+
+    async def get_stock(self, event_id: int, *, timeout: float | None = None) -> pb.Stock:
+        response = await self._call("GetStock", self._stub.GetStock, pb.GetStockRequest(event_id=event_id), timeout)
+        return response.stock
+
+    async def reserve(
+        self,
+        event_id: int,
+        reservation_id: str,
+        quantity: int,
+        *,
+        user_id: int = 0,
+        hold_ms: int = 0,
+        timeout: float | None = None,
+    ) -> pb.ReserveResponse:
+        request = pb.ReserveRequest(
+            event_id=event_id, reservation_id=reservation_id, quantity=quantity, user_id=user_id, hold_ms=hold_ms
+        )
+        return await self._call("Reserve", self._stub.Reserve, request, timeout)
+
+    async def release(
+        self, event_id: int, reservation_id: str, *, quantity_if_unknown: int = 0, timeout: float | None = None
+    ) -> pb.ReleaseResponse:
+        request = pb.ReleaseRequest(
+            event_id=event_id, reservation_id=reservation_id, quantity_if_unknown=quantity_if_unknown
+        )
+        return await self._call("Release", self._stub.Release, request, timeout)
+
+    async def confirm(self, event_id: int, reservation_id: str, *, timeout: float | None = None) -> pb.ConfirmResponse:
+        request = pb.ConfirmRequest(event_id=event_id, reservation_id=reservation_id)
+        return await self._call("Confirm", self._stub.Confirm, request, timeout)
+
+    async def _call(self, method, rpc, request, timeout: float | None):
+        return await call_with_retry(
+            method,
+            lambda remaining: rpc(request, timeout=remaining),
+            timeout=self._timeout if timeout is None else timeout,
+            backoff=self._backoff,
+        )

@@ -1,0 +1,1 @@
+"""Helpers shared by the services: settings, logging and process lifecycle."""

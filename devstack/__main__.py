@@ -1,0 +1,79 @@
+"""python -m devstack up|down|status: run the embedded stack in the background.
+
+`up` starts PostgreSQL and Redis (unless DATABASE_URL / REDIS_URL are set),
+the inventory service, the booking service and the REST shim, writes their
+addresses to RUN_DIR/stack.env and returns. `down` stops what `up` started,
+by process id, and nothing else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from devstack.binaries import MissingBinary
+from devstack.stack import ENV_FILE, STATE_FILE, Stack, stop_from_state
+
+DEFAULT_RUN_DIR = Path(".run")
+
+
+def up(run_dir: Path) -> int:
+    if (run_dir / STATE_FILE).exists():
+        print(f"a stack is already recorded in {run_dir / STATE_FILE}; run `make down` first", file=sys.stderr)
+        return 1
+    stack = Stack(
+        run_dir,
+        database_url=os.environ.get("DATABASE_URL") or None,
+        redis_url=os.environ.get("REDIS_URL") or None,
+    )
+    try:
+        stack.start()
+    except MissingBinary as exc:
+        print(f"cannot start the stack: {exc}", file=sys.stderr)
+        stack.stop()
+        return 1
+    except Exception:
+        stack.stop()
+        raise
+    stack.write_state()
+    print(f"stack is up; addresses in {run_dir / ENV_FILE}:")
+    print((run_dir / ENV_FILE).read_text(), end="")
+    print(f"logs in {run_dir / 'logs'}; stop it with `make down`")
+    return 0
+
+
+def down(run_dir: Path) -> int:
+    stopped = stop_from_state(run_dir)
+    if stopped:
+        print(f"stopped: {', '.join(stopped)}")
+    else:
+        print("no running stack recorded in", run_dir)
+    (run_dir / ENV_FILE).unlink(missing_ok=True)
+    return 0
+
+
+def status(run_dir: Path) -> int:
+    state_path = run_dir / STATE_FILE
+    if not state_path.exists():
+        print("no stack recorded in", run_dir)
+        return 1
+    print(json.dumps(json.loads(state_path.read_text()), indent=2))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=["up", "down", "status"])
+    parser.add_argument("--run-dir", type=Path, default=DEFAULT_RUN_DIR, help="run folder (default: .run)")
+    options = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    command = {"up": up, "down": down, "status": status}[options.command]
+    return command(options.run_dir)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Inventory service: per-event stock counters and holds in Redis, served over gRPC."""

@@ -1,0 +1,47 @@
+"""Settings of the inventory service, from environment variables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from common import settings
+from common.settings import Setting
+
+SETTINGS = [
+    Setting("INVENTORY_HOST", "127.0.0.1", "address the gRPC server binds to", settings.text),
+    Setting("INVENTORY_PORT", "50051", "gRPC port (0 picks a free one)", settings.integer(0, 65535)),
+    Setting("REDIS_URL", "", "Redis server, e.g. redis://127.0.0.1:6379/0 (required)", settings.url("redis", "rediss", "unix")),
+    Setting("REDIS_POOL_SIZE", "64", "maximum Redis connections per process", settings.integer(1, 10_000)),
+    Setting("REDIS_TIMEOUT_MS", "2000", "timeout of one Redis call", settings.integer(1, 600_000), "ms"),
+    Setting("INVENTORY_HOLD_MS", "30000", "default hold lifetime before the expiry sweep may release it", settings.integer(1000, 86_400_000), "ms"),
+    Setting("SHUTDOWN_GRACE_MS", "5000", "time in-flight calls get to finish after SIGTERM", settings.integer(0, 600_000), "ms"),
+    *settings.LOGGING_SETTINGS,
+]
+
+
+@dataclass(frozen=True)
+class InventoryConfig:
+    host: str
+    port: int
+    redis_url: str
+    redis_pool_size: int
+    redis_timeout_ms: int
+    hold_ms: int
+    shutdown_grace_ms: int
+    log_level: str
+    log_format: str
+
+    @classmethod
+    def from_env(cls) -> InventoryConfig:
+        values = settings.load(SETTINGS)
+        return cls(
+            host=values["INVENTORY_HOST"],
+            port=values["INVENTORY_PORT"],
+            redis_url=values["REDIS_URL"],
+            redis_pool_size=values["REDIS_POOL_SIZE"],
+            redis_timeout_ms=values["REDIS_TIMEOUT_MS"],
+            hold_ms=values["INVENTORY_HOLD_MS"],
+            shutdown_grace_ms=values["SHUTDOWN_GRACE_MS"],
+            log_level=values["LOG_LEVEL"],
+            log_format=values["LOG_FORMAT"],
+        )

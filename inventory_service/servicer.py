@@ -1,0 +1,120 @@
+"""gRPC servicer for inventory.v1.InventoryService: validate, call the store, map errors."""
+
+from __future__ import annotations
+
+import logging
+
+import grpc
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from booking_monitor_pb.inventory.v1 import inventory_pb2 as pb
+from booking_monitor_pb.inventory.v1 import inventory_pb2_grpc as pb_grpc
+from common import rules
+from inventory_service.store import ReservationConflict, Stock, StockMissing, StockStore
+
+logger = logging.getLogger(__name__)
+
+# Errors that mean Redis could not be reached or did not answer in time.
+REDIS_UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, OSError)
+
+
+def _stock_message(stock: Stock) -> pb.Stock:
+    return pb.Stock(event_id=stock.event_id, total=stock.total, available=stock.available, held=stock.held)
+
+
+class InventoryServicer(pb_grpc.InventoryServiceServicer):
+    def __init__(self, store: StockStore, *, default_hold_ms: int) -> None:
+        self._store = store
+        self._default_hold_ms = default_hold_ms
+
+    async def InitStock(self, request: pb.InitStockRequest, context: grpc.aio.ServicerContext) -> pb.InitStockResponse:
+        async with _errors_mapped(context, "InitStock", request.event_id):
+            event_id = rules.positive_id("event_id", request.event_id)
+            total = rules.total_tickets(request.total)
+            if not 0 <= request.available <= total:
+                raise rules.InvalidInput("available", f"must be from 0 to total ({total}), got {request.available}")
+            created, stock = await self._store.init_stock(
+                event_id, available=request.available, total=total, replace=request.replace
+            )
+            logger.info(
+                "stock for event %d %s: total=%d available=%d",
+                event_id, "set" if created else "kept", stock.total, stock.available,
+            )
+            return pb.InitStockResponse(initialised=created, stock=_stock_message(stock))
+
+    async def GetStock(self, request: pb.GetStockRequest, context: grpc.aio.ServicerContext) -> pb.GetStockResponse:
+        async with _errors_mapped(context, "GetStock", request.event_id):
+            event_id = rules.positive_id("event_id", request.event_id)
+            stock = await self._store.get_stock(event_id)
+            return pb.GetStockResponse(stock=_stock_message(stock))
+
+    async def Reserve(self, request: pb.ReserveRequest, context: grpc.aio.ServicerContext) -> pb.ReserveResponse:
+        async with _errors_mapped(context, "Reserve", request.event_id, request.reservation_id):
+            event_id = rules.positive_id("event_id", request.event_id)
+            reservation_id = rules.reservation_id(request.reservation_id)
+            quantity = rules.quantity(request.quantity)
+            if request.user_id:
+                rules.positive_id("user_id", request.user_id)
+            hold_ms = rules.hold_ms(request.hold_ms) or self._default_hold_ms
+            result = await self._store.reserve(event_id, reservation_id, quantity, hold_ms)
+            return pb.ReserveResponse(
+                status=int(result.status), available=result.available, hold_deadline_ms=result.deadline_ms
+            )
+
+    async def Release(self, request: pb.ReleaseRequest, context: grpc.aio.ServicerContext) -> pb.ReleaseResponse:
+        async with _errors_mapped(context, "Release", request.event_id, request.reservation_id):
+            event_id = rules.positive_id("event_id", request.event_id)
+            reservation_id = rules.reservation_id(request.reservation_id)
+            unknown_quantity = 0
+            if request.quantity_if_unknown:
+                unknown_quantity = rules.quantity(request.quantity_if_unknown)
+            result = await self._store.release(event_id, reservation_id, unknown_quantity)
+            if result.released:
+                logger.info(
+                    "released reservation %s of event %d (was %s), available=%d",
+                    reservation_id, event_id, result.previous.name, result.available,
+                )
+            return pb.ReleaseResponse(
+                released=result.released, previous_state=int(result.previous), available=result.available
+            )
+
+    async def Confirm(self, request: pb.ConfirmRequest, context: grpc.aio.ServicerContext) -> pb.ConfirmResponse:
+        async with _errors_mapped(context, "Confirm", request.event_id, request.reservation_id):
+            event_id = rules.positive_id("event_id", request.event_id)
+            reservation_id = rules.reservation_id(request.reservation_id)
+            result = await self._store.confirm(event_id, reservation_id)
+            if not result.confirmed:
+                logger.warning(
+                    "confirm of reservation %s of event %d found it %s",
+                    reservation_id, event_id, result.previous.name,
+                )
+            return pb.ConfirmResponse(confirmed=result.confirmed, previous_state=int(result.previous))
+
+
+class _errors_mapped:
+    """Turn the store's exceptions into gRPC status codes, logging what is caught."""
+
+    def __init__(self, context: grpc.aio.ServicerContext, method: str, event_id: int, reservation_id: str = "") -> None:
+        self._context = context
+        self._method = method
+        self._event_id = event_id
+        self._reservation_id = reservation_id
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, exc_type, exc, tb) -> bool:
+        if exc is None:
+            return False
+        ids = f"event {self._event_id}" + (f" reservation {self._reservation_id}" if self._reservation_id else "")
+        if isinstance(exc, rules.InvalidInput):
+            await self._context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        if isinstance(exc, StockMissing):
+            await self._context.abort(grpc.StatusCode.NOT_FOUND, f"{exc}; initialise it with InitStock")
+        if isinstance(exc, ReservationConflict):
+            await self._context.abort(grpc.StatusCode.FAILED_PRECONDITION, f"reservation_id: {exc}")
+        if isinstance(exc, REDIS_UNAVAILABLE):
+            logger.warning("%s for %s failed: Redis unavailable: %s", self._method, ids, exc)
+            await self._context.abort(grpc.StatusCode.UNAVAILABLE, f"Redis unavailable: {exc}")
+        return False

@@ -1,0 +1,134 @@
+"""Stock operations on Redis, each one atomic Lua script.
+
+redis-py's Script objects run scripts by EVALSHA and load them again on a
+NOSCRIPT reply, so a Redis restart (which empties the script cache) costs one
+extra round trip and no error.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from dataclasses import dataclass
+from importlib import resources
+
+import redis.asyncio as redis
+from redis.exceptions import ResponseError
+
+from inventory_service import keys
+
+logger = logging.getLogger(__name__)
+
+
+class ReserveStatus(enum.IntEnum):
+    """Outcome of a Reserve; values match inventory.v1.ReserveStatus."""
+
+    RESERVED = 1
+    SOLD_OUT = 2
+    STOCK_MISSING = 3
+    RELEASED = 4
+    CONFIRMED = 5
+
+
+class HoldState(enum.IntEnum):
+    """State of a hold; values match inventory.v1.HoldState."""
+
+    HELD = 1
+    CONFIRMED = 2
+    RELEASED = 3
+    UNKNOWN = 4
+
+
+class ReservationConflict(Exception):
+    """A reservation id was reused with a different quantity."""
+
+
+class StockMissing(Exception):
+    """The event has no stock counter in Redis."""
+
+    def __init__(self, event_id: int) -> None:
+        super().__init__(f"event {event_id} has no stock counter in Redis")
+        self.event_id = event_id
+
+
+@dataclass(frozen=True)
+class Stock:
+    event_id: int
+    total: int
+    available: int
+    held: int
+
+
+@dataclass(frozen=True)
+class ReserveResult:
+    status: ReserveStatus
+    available: int
+    deadline_ms: int
+
+
+@dataclass(frozen=True)
+class ReleaseResult:
+    released: bool
+    previous: HoldState
+    available: int
+
+
+@dataclass(frozen=True)
+class ConfirmResult:
+    confirmed: bool
+    previous: HoldState
+
+
+def _load_script(name: str) -> str:
+    return resources.files("inventory_service").joinpath("lua", name).read_text()
+
+
+class StockStore:
+    """Per-event stock counters and holds kept in one Redis (or Redis Cluster)."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._client = client
+        self._reserve = client.register_script(_load_script("reserve.lua"))
+        self._release = client.register_script(_load_script("release.lua"))
+        self._confirm = client.register_script(_load_script("confirm.lua"))
+        self._init = client.register_script(_load_script("init_stock.lua"))
+
+    async def ping(self) -> bool:
+        return bool(await self._client.ping())
+
+    async def init_stock(self, event_id: int, *, available: int, total: int, replace: bool) -> tuple[bool, Stock]:
+        """Create the counter (or overwrite it when replace is set); return (created, stock)."""
+        reply = await self._init(keys=[keys.stock_key(event_id)], args=[available, total, int(replace)])
+        initialised, stock_total, stock_available, held = (int(x) for x in reply)
+        return bool(initialised), Stock(event_id, stock_total, stock_available, held)
+
+    async def get_stock(self, event_id: int) -> Stock:
+        total, available, held = await self._client.hmget(keys.stock_key(event_id), "total", "available", "held")
+        if total is None or available is None:
+            raise StockMissing(event_id)
+        return Stock(event_id, int(total), int(available), int(held or 0))
+
+    async def reserve(self, event_id: int, reservation_id: str, quantity: int, hold_ms: int) -> ReserveResult:
+        """Take a hold; a repeated call with the same id returns the first outcome and takes nothing."""
+        try:
+            status, available, deadline = await self._reserve(
+                keys=keys.event_keys(event_id), args=[reservation_id, quantity, hold_ms]
+            )
+        except ResponseError as exc:
+            if str(exc).startswith("CONFLICT"):
+                raise ReservationConflict(str(exc).removeprefix("CONFLICT ")) from None
+            raise
+        return ReserveResult(ReserveStatus(int(status)), int(available), int(deadline))
+
+    async def release(self, event_id: int, reservation_id: str, unknown_quantity: int = 0) -> ReleaseResult:
+        """Return a hold's tickets to stock; a repeated call returns nothing more."""
+        released, previous, available = await self._release(
+            keys=keys.event_keys(event_id), args=[reservation_id, unknown_quantity]
+        )
+        if int(released) == -1:
+            raise StockMissing(event_id)
+        return ReleaseResult(bool(released), HoldState(int(previous)), int(available))
+
+    async def confirm(self, event_id: int, reservation_id: str) -> ConfirmResult:
+        confirmed, previous = await self._confirm(keys=keys.event_keys(event_id), args=[reservation_id])
+        return ConfirmResult(bool(confirmed), HoldState(int(previous)))

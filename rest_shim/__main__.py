@@ -1,0 +1,69 @@
+"""Entry point: python -m rest_shim [--help]. Serves the shim with granian."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from common import logs, settings
+from rest_shim.config import SETTINGS, ShimConfig
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m rest_shim",
+        description="Serve the booking REST API (JSON over HTTP) in front of the booking gRPC service.",
+        epilog=settings.describe(SETTINGS),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.parse_args(argv)
+    try:
+        config = ShimConfig.from_env()
+    except settings.SettingsError as exc:
+        print(f"REST shim: invalid configuration: {exc}", file=sys.stderr)
+        return 2
+    logs.configure(config.log_level, config.log_format)
+    if config.server == "uvicorn":
+        serve_with_uvicorn(config)
+    else:
+        serve_with_granian(config)
+    return 0
+
+
+def serve_with_granian(config: ShimConfig) -> None:
+    from granian.constants import Interfaces, Loops
+    from granian.server import Server
+
+    Server(
+        "rest_shim.app:create_app",
+        address=config.host,
+        port=config.port,
+        interface=Interfaces.ASGI,
+        workers=config.workers,
+        loop=Loops.uvloop,
+        backlog=config.backlog,
+        factory=True,
+        log_access=False,
+    ).serve()
+
+
+def serve_with_uvicorn(config: ShimConfig) -> None:
+    # uvicorn is an optional alternative kept for the server comparison.
+    import uvicorn
+
+    uvicorn.run(
+        "rest_shim.app:create_app",
+        host=config.host,
+        port=config.port,
+        workers=config.workers,
+        loop="uvloop",
+        http="httptools",
+        backlog=config.backlog,
+        factory=True,
+        access_log=False,
+        log_config=None,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
