@@ -28,6 +28,7 @@ from booking_service.events import EventCatalog
 from booking_service.models import BookingRow, NewBooking
 from booking_service.repository import Repository
 from booking_service.writer import GroupCommitWriter, InsertOutcomeUnknown
+from clients.batching import BatchingInventoryClient
 from clients.inventory import InventoryClient
 
 logger = logging.getLogger(__name__)
@@ -49,12 +50,14 @@ class BookingSaga:
         self,
         *,
         inventory: InventoryClient,
+        batched: BatchingInventoryClient,
         writer: GroupCommitWriter,
         repository: Repository,
         catalog: EventCatalog,
         hold_ms: int,
     ) -> None:
         self._inventory = inventory
+        self._batched = batched
         self._writer = writer
         self._repository = repository
         self._catalog = catalog
@@ -93,9 +96,13 @@ class BookingSaga:
         self, event_id: int, reservation_id: uuid.UUID, quantity: int, user_id: int
     ) -> inventory_pb.ReserveResponse:
         try:
-            return await self._inventory.reserve(
+            return await self._batched.reserve(
                 event_id, str(reservation_id), quantity, user_id=user_id, hold_ms=self._hold_ms
             )
+        except asyncio.CancelledError:
+            # The hold may have been taken after this caller went away.
+            self._release_in_background(event_id, reservation_id)
+            raise
         except grpc.aio.AioRpcError as exc:
             # Reserve is idempotent per reservation id: a hold that was taken
             # although the reply was lost is released here, and the Release
@@ -151,7 +158,7 @@ class BookingSaga:
 
     async def _confirm(self, booking: NewBooking) -> None:
         try:
-            await self._inventory.confirm(booking.event_id, str(booking.reservation_id))
+            await self._batched.confirm(booking.event_id, str(booking.reservation_id))
         except grpc.aio.AioRpcError as exc:
             # The booking is durable; the expiry sweep finds its row in
             # PostgreSQL and confirms the hold instead of releasing it.

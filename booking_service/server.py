@@ -18,6 +18,7 @@ from booking_service.repository import Repository
 from booking_service.saga import BookingSaga
 from booking_service.servicer import BookingServicer
 from booking_service.writer import GroupCommitWriter
+from clients.batching import BatchingInventoryClient
 from clients.inventory import InventoryClient
 from common import lifecycle
 from common.settings import redact_url
@@ -43,6 +44,7 @@ class BookingServer:
             name="booking",
         )
         self.inventory = InventoryClient(config.inventory_target, timeout=config.inventory_timeout_ms / 1000)
+        self.batched_inventory = BatchingInventoryClient(self.inventory)
         self.repository = Repository(self.pool)
         self.catalog = EventCatalog(self.pool, self.repository, self.inventory)
         self.writer = GroupCommitWriter(
@@ -50,6 +52,7 @@ class BookingServer:
         )
         self.saga = BookingSaga(
             inventory=self.inventory,
+            batched=self.batched_inventory,
             writer=self.writer,
             repository=self.repository,
             catalog=self.catalog,
@@ -88,6 +91,7 @@ class BookingServer:
         await self.server.stop(grace)
         await self.saga.drain(grace)
         await self.writer.stop()
+        await self.batched_inventory.close()
         await self.inventory.close()
         await self.pool.close()
 

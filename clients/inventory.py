@@ -76,6 +76,18 @@ class InventoryClient:
         request = pb.ConfirmRequest(event_id=event_id, reservation_id=reservation_id)
         return await self._call("Confirm", self._stub.Confirm, request, timeout)
 
+    async def reserve_batch(
+        self, items: list[pb.ReserveRequest], *, timeout: float | None = None
+    ) -> list[pb.ReserveResponse]:
+        reply = await self._call("ReserveBatch", self._stub.ReserveBatch, pb.ReserveBatchRequest(items=items), timeout)
+        return list(reply.items)
+
+    async def confirm_batch(
+        self, items: list[pb.ConfirmRequest], *, timeout: float | None = None
+    ) -> list[pb.ConfirmResponse]:
+        reply = await self._call("ConfirmBatch", self._stub.ConfirmBatch, pb.ConfirmBatchRequest(items=items), timeout)
+        return list(reply.items)
+
     async def _call(self, method, rpc, request, timeout: float | None):
         return await call_with_retry(
             method,

@@ -39,9 +39,9 @@ def quantity(value: int) -> int:
     return value
 
 
-def total_tickets(value: int) -> int:
+def total_tickets(value: int, field: str = "total_tickets") -> int:
     if not 1 <= value <= MAX_TOTAL_TICKETS:
-        raise InvalidInput("total_tickets", f"must be from 1 to {MAX_TOTAL_TICKETS}, got {value}")
+        raise InvalidInput(field, f"must be from 1 to {MAX_TOTAL_TICKETS}, got {value}")
     return value
 
 

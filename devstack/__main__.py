@@ -1,9 +1,10 @@
-"""python -m devstack up|down|status: run the embedded stack in the background.
+"""python -m devstack up|down|status|demo: run the embedded stack in the background.
 
 `up` starts PostgreSQL and Redis (unless DATABASE_URL / REDIS_URL are set),
 the inventory service, the booking service and the REST shim, writes their
 addresses to RUN_DIR/stack.env and returns. `down` stops what `up` started,
-by process id, and nothing else.
+by process id, and nothing else. `demo` runs the main job: a private stack,
+the k6 flash-sale scenario against it, an invariant audit and a report.
 """
 
 from __future__ import annotations
@@ -67,10 +68,14 @@ def status(run_dir: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["up", "down", "status"])
+    parser.add_argument("command", choices=["up", "down", "status", "demo"])
     parser.add_argument("--run-dir", type=Path, default=DEFAULT_RUN_DIR, help="run folder (default: .run)")
     options = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if options.command == "demo":
+        from devstack import demo
+
+        return demo.main()
     command = {"up": up, "down": down, "status": status}[options.command]
     return command(options.run_dir)
 

@@ -11,7 +11,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from booking_monitor_pb.inventory.v1 import inventory_pb2 as pb
 from booking_monitor_pb.inventory.v1 import inventory_pb2_grpc as pb_grpc
 from common import rules
-from inventory_service.store import ReservationConflict, Stock, StockMissing, StockStore
+from inventory_service.store import ReservationConflict, ReserveItem, Stock, StockMissing, StockStore
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
     async def InitStock(self, request: pb.InitStockRequest, context: grpc.aio.ServicerContext) -> pb.InitStockResponse:
         async with _errors_mapped(context, "InitStock", request.event_id):
             event_id = rules.positive_id("event_id", request.event_id)
-            total = rules.total_tickets(request.total)
+            total = rules.total_tickets(request.total, field="total")
             if not 0 <= request.available <= total:
                 raise rules.InvalidInput("available", f"must be from 0 to total ({total}), got {request.available}")
             created, stock = await self._store.init_stock(
@@ -92,6 +92,61 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             return pb.ConfirmResponse(confirmed=result.confirmed, previous_state=int(result.previous))
 
 
+    async def ReserveBatch(
+        self, request: pb.ReserveBatchRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ReserveBatchResponse:
+        async with _errors_mapped(context, "ReserveBatch", 0):
+            items = [self._reserve_item(index, item) for index, item in enumerate(request.items)]
+            results = await self._store.reserve_many(items) if items else []
+            return pb.ReserveBatchResponse(items=[
+                pb.ReserveResponse(status=int(r.status), available=r.available, hold_deadline_ms=r.deadline_ms)
+                for r in results
+            ])
+
+    async def ConfirmBatch(
+        self, request: pb.ConfirmBatchRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ConfirmBatchResponse:
+        async with _errors_mapped(context, "ConfirmBatch", 0):
+            items = []
+            for index, item in enumerate(request.items):
+                with _field_prefix(f"items[{index}]."):
+                    items.append((rules.positive_id("event_id", item.event_id), rules.reservation_id(item.reservation_id)))
+            results = await self._store.confirm_many(items) if items else []
+            for (event_id, reservation_id), result in zip(items, results):
+                if not result.confirmed:
+                    logger.warning(
+                        "confirm of reservation %s of event %d found it %s", reservation_id, event_id, result.previous.name
+                    )
+            return pb.ConfirmBatchResponse(items=[
+                pb.ConfirmResponse(confirmed=r.confirmed, previous_state=int(r.previous)) for r in results
+            ])
+
+    def _reserve_item(self, index: int, item: pb.ReserveRequest) -> ReserveItem:
+        with _field_prefix(f"items[{index}]."):
+            event_id = rules.positive_id("event_id", item.event_id)
+            reservation_id = rules.reservation_id(item.reservation_id)
+            quantity = rules.quantity(item.quantity)
+            if item.user_id:
+                rules.positive_id("user_id", item.user_id)
+            hold_ms = rules.hold_ms(item.hold_ms) or self._default_hold_ms
+        return ReserveItem(event_id, reservation_id, quantity, hold_ms)
+
+
+class _field_prefix:
+    """Prefix the field named by an InvalidInput raised inside, e.g. items[3].quantity."""
+
+    def __init__(self, prefix: str) -> None:
+        self._prefix = prefix
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if isinstance(exc, rules.InvalidInput):
+            raise rules.InvalidInput(self._prefix + exc.field, exc.rule) from None
+        return False
+
+
 class _errors_mapped:
     """Turn the store's exceptions into gRPC status codes, logging what is caught."""
 
@@ -107,7 +162,9 @@ class _errors_mapped:
     async def __aexit__(self, exc_type, exc, tb) -> bool:
         if exc is None:
             return False
-        ids = f"event {self._event_id}" + (f" reservation {self._reservation_id}" if self._reservation_id else "")
+        ids = f"event {self._event_id}" if self._event_id else "a batch"
+        if self._reservation_id:
+            ids += f" reservation {self._reservation_id}"
         if isinstance(exc, rules.InvalidInput):
             await self._context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         if isinstance(exc, StockMissing):

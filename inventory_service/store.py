@@ -28,6 +28,7 @@ class ReserveStatus(enum.IntEnum):
     STOCK_MISSING = 3
     RELEASED = 4
     CONFIRMED = 5
+    CONFLICT = 6
 
 
 class HoldState(enum.IntEnum):
@@ -49,6 +50,14 @@ class StockMissing(Exception):
     def __init__(self, event_id: int) -> None:
         super().__init__(f"event {event_id} has no stock counter in Redis")
         self.event_id = event_id
+
+
+@dataclass(frozen=True)
+class ReserveItem:
+    event_id: int
+    reservation_id: str
+    quantity: int
+    hold_ms: int
 
 
 @dataclass(frozen=True)
@@ -132,3 +141,34 @@ class StockStore:
     async def confirm(self, event_id: int, reservation_id: str) -> ConfirmResult:
         confirmed, previous = await self._confirm(keys=keys.event_keys(event_id), args=[reservation_id])
         return ConfirmResult(bool(confirmed), HoldState(int(previous)))
+
+    async def reserve_many(self, items: list[ReserveItem]) -> list[ReserveResult]:
+        """Run one reserve script per item in a single pipelined round trip.
+
+        Each script is still atomic on its own; items do not see a shared
+        snapshot, exactly as if they had been sent one by one.
+        """
+        pipe = self._client.pipeline(transaction=False)
+        for item in items:
+            await self._reserve(
+                keys=keys.event_keys(item.event_id), args=[item.reservation_id, item.quantity, item.hold_ms], client=pipe
+            )
+        replies = await pipe.execute(raise_on_error=False)
+        results = []
+        for reply in replies:
+            if isinstance(reply, ResponseError) and str(reply).startswith("CONFLICT"):
+                results.append(ReserveResult(ReserveStatus.CONFLICT, 0, 0))
+            elif isinstance(reply, Exception):
+                raise reply
+            else:
+                status, available, deadline = reply
+                results.append(ReserveResult(ReserveStatus(int(status)), int(available), int(deadline)))
+        return results
+
+    async def confirm_many(self, items: list[tuple[int, str]]) -> list[ConfirmResult]:
+        """Confirm (event_id, reservation_id) holds in a single pipelined round trip."""
+        pipe = self._client.pipeline(transaction=False)
+        for event_id, reservation_id in items:
+            await self._confirm(keys=keys.event_keys(event_id), args=[reservation_id], client=pipe)
+        replies = await pipe.execute()
+        return [ConfirmResult(bool(confirmed), HoldState(int(previous))) for confirmed, previous in replies]

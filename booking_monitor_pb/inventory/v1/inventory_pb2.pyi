@@ -1,7 +1,8 @@
+from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -14,6 +15,7 @@ class ReserveStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     RESERVE_STATUS_STOCK_MISSING: _ClassVar[ReserveStatus]
     RESERVE_STATUS_RELEASED: _ClassVar[ReserveStatus]
     RESERVE_STATUS_CONFIRMED: _ClassVar[ReserveStatus]
+    RESERVE_STATUS_CONFLICT: _ClassVar[ReserveStatus]
 
 class HoldState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -28,6 +30,7 @@ RESERVE_STATUS_SOLD_OUT: ReserveStatus
 RESERVE_STATUS_STOCK_MISSING: ReserveStatus
 RESERVE_STATUS_RELEASED: ReserveStatus
 RESERVE_STATUS_CONFIRMED: ReserveStatus
+RESERVE_STATUS_CONFLICT: ReserveStatus
 HOLD_STATE_UNSPECIFIED: HoldState
 HOLD_STATE_HELD: HoldState
 HOLD_STATE_CONFIRMED: HoldState
@@ -137,3 +140,27 @@ class ConfirmResponse(_message.Message):
     confirmed: bool
     previous_state: HoldState
     def __init__(self, confirmed: _Optional[bool] = ..., previous_state: _Optional[_Union[HoldState, str]] = ...) -> None: ...
+
+class ReserveBatchRequest(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[ReserveRequest]
+    def __init__(self, items: _Optional[_Iterable[_Union[ReserveRequest, _Mapping]]] = ...) -> None: ...
+
+class ReserveBatchResponse(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[ReserveResponse]
+    def __init__(self, items: _Optional[_Iterable[_Union[ReserveResponse, _Mapping]]] = ...) -> None: ...
+
+class ConfirmBatchRequest(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[ConfirmRequest]
+    def __init__(self, items: _Optional[_Iterable[_Union[ConfirmRequest, _Mapping]]] = ...) -> None: ...
+
+class ConfirmBatchResponse(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[ConfirmResponse]
+    def __init__(self, items: _Optional[_Iterable[_Union[ConfirmResponse, _Mapping]]] = ...) -> None: ...

@@ -61,6 +61,16 @@ class InventoryServiceStub:
                 request_serializer=booking__monitor__pb_dot_inventory_dot_v1_dot_inventory__pb2.ConfirmRequest.SerializeToString,
                 response_deserializer=booking__monitor__pb_dot_inventory_dot_v1_dot_inventory__pb2.ConfirmResponse.FromString,
                 _registered_method=True)
+        self.ReserveBatch = channel.unary_unary(
+                '/inventory.v1.InventoryService/ReserveBatch',
+                request_serializer=booking__monitor__pb_dot_inventory_dot_v1_dot_inventory__pb2.ReserveBatchRequest.SerializeToString,
+                response_deserializer=booking__monitor__pb_dot_inventory_dot_v1_dot_inventory__pb2.ReserveBatchResponse.FromString,
+                _registered_method=True)
+        self.ConfirmBatch = channel.unary_unary(
+                '/inventory.v1.InventoryService/ConfirmBatch',
+                request_serializer=booking__monitor__pb_dot_inventory_dot_v1_dot_inventory__pb2.ConfirmBatchRequest.SerializeToString,
+                response_deserializer=booking__monitor__pb_dot_inventory_dot_v1_dot_inventory__pb2.ConfirmBatchResponse.FromString,
+                _registered_method=True)
 
 
 class InventoryServiceServicer:
@@ -103,6 +113,22 @@ class InventoryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReserveBatch(self, request, context):
+        """Reserve for many reservation ids in one call, answered in request
+        order. Each item behaves as a Reserve; a reused id with another
+        quantity gets RESERVE_STATUS_CONFLICT instead of an error.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ConfirmBatch(self, request, context):
+        """Confirm many holds in one call, answered in request order.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_InventoryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -130,6 +156,16 @@ def add_InventoryServiceServicer_to_server(servicer, server):
                     servicer.Confirm,
                     request_deserializer=booking__monitor__pb_dot_inventory_dot_v1_dot_inventory__pb2.ConfirmRequest.FromString,
                     response_serializer=booking__monitor__pb_dot_inventory_dot_v1_dot_inventory__pb2.ConfirmResponse.SerializeToString,
+            ),
+            'ReserveBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReserveBatch,
+                    request_deserializer=booking__monitor__pb_dot_inventory_dot_v1_dot_inventory__pb2.ReserveBatchRequest.FromString,
+                    response_serializer=booking__monitor__pb_dot_inventory_dot_v1_dot_inventory__pb2.ReserveBatchResponse.SerializeToString,
+            ),
+            'ConfirmBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.ConfirmBatch,
+                    request_deserializer=booking__monitor__pb_dot_inventory_dot_v1_dot_inventory__pb2.ConfirmBatchRequest.FromString,
+                    response_serializer=booking__monitor__pb_dot_inventory_dot_v1_dot_inventory__pb2.ConfirmBatchResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -269,6 +305,60 @@ class InventoryService:
             '/inventory.v1.InventoryService/Confirm',
             booking__monitor__pb_dot_inventory_dot_v1_dot_inventory__pb2.ConfirmRequest.SerializeToString,
             booking__monitor__pb_dot_inventory_dot_v1_dot_inventory__pb2.ConfirmResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReserveBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/inventory.v1.InventoryService/ReserveBatch',
+            booking__monitor__pb_dot_inventory_dot_v1_dot_inventory__pb2.ReserveBatchRequest.SerializeToString,
+            booking__monitor__pb_dot_inventory_dot_v1_dot_inventory__pb2.ReserveBatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ConfirmBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/inventory.v1.InventoryService/ConfirmBatch',
+            booking__monitor__pb_dot_inventory_dot_v1_dot_inventory__pb2.ConfirmBatchRequest.SerializeToString,
+            booking__monitor__pb_dot_inventory_dot_v1_dot_inventory__pb2.ConfirmBatchResponse.FromString,
             options,
             channel_credentials,
             insecure,

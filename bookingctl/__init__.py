@@ -1,0 +1,1 @@
+"""bookingctl: command line for operators of the booking system."""

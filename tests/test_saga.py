@@ -1,0 +1,118 @@
+"""The Book saga's compensation and PostgreSQL's own oversell guard."""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+import psycopg
+import pytest
+
+from booking_monitor_pb.booking.v1 import booking_pb2 as pb
+from clients import BookingClient, InventoryClient
+from tests.helpers import assert_consistent, event_state
+
+FAILING_USER = 666_000_001
+
+
+@pytest.fixture
+def insert_failure(db: psycopg.Connection):
+    """Make PostgreSQL reject every booking insert for FAILING_USER."""
+    db.execute(
+        """
+        CREATE OR REPLACE FUNCTION test_reject_booking() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF NEW.user_id = %s THEN
+                RAISE EXCEPTION 'insert rejected by test trigger';
+            END IF;
+            RETURN NEW;
+        END $$
+        """ % FAILING_USER
+    )
+    db.execute(
+        "CREATE TRIGGER test_reject_booking BEFORE INSERT ON bookings "
+        "FOR EACH ROW EXECUTE FUNCTION test_reject_booking()"
+    )
+    yield
+    db.execute("DROP TRIGGER test_reject_booking ON bookings")
+    db.execute("DROP FUNCTION test_reject_booking()")
+
+
+async def test_failed_insert_releases_hold(booking: BookingClient, db, cache, event_name: str, insert_failure) -> None:
+    event = await booking.create_event(event_name, 10)
+
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await booking.book(user_id=FAILING_USER, event_id=event.id, quantity=3)
+
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert "insert failed" in caught.value.details()
+    state = event_state(db, cache, event.id)
+    assert state.confirmed_quantity == 0
+    assert state.redis_available == 10
+    assert state.redis_held == 0
+    assert_consistent(state)
+
+
+async def test_failed_insert_spares_batch_neighbours(
+    booking: BookingClient, db, cache, event_name: str, insert_failure
+) -> None:
+    event = await booking.create_event(event_name, 100)
+    users = [FAILING_USER if i % 5 == 0 else 1000 + i for i in range(40)]
+
+    results = await asyncio.gather(
+        *(booking.book(user_id=user, event_id=event.id, quantity=1) for user in users), return_exceptions=True
+    )
+
+    failed = [user for user, result in zip(users, results) if isinstance(result, Exception)]
+    confirmed = [r for r in results if not isinstance(r, Exception) and r.outcome == pb.BOOK_OUTCOME_CONFIRMED]
+    assert failed == [u for u in users if u == FAILING_USER]
+    assert len(confirmed) == 32
+    state = event_state(db, cache, event.id)
+    assert state.confirmed_quantity == 32
+    assert_consistent(state)
+
+
+async def test_postgres_refuses_oversell_with_wrong_counter(
+    booking: BookingClient, inventory: InventoryClient, db, cache, event_name: str
+) -> None:
+    event = await booking.create_event(event_name, 10)
+    # Corrupt Redis: claim 50 tickets are available for a 10-ticket event.
+    await inventory.init_stock(event.id, total=50, available=50, replace=True)
+
+    results = await asyncio.gather(*(booking.book(user_id=500 + i, event_id=event.id, quantity=1) for i in range(30)))
+
+    confirmed = sum(r.outcome == pb.BOOK_OUTCOME_CONFIRMED for r in results)
+    sold_out = sum(r.outcome == pb.BOOK_OUTCOME_SOLD_OUT for r in results)
+    assert confirmed == 10
+    assert sold_out == 20
+    state = event_state(db, cache, event.id)
+    assert state.confirmed_quantity == 10
+    assert state.sold_counter == 10
+    assert state.redis_held == 0
+
+
+def test_check_constraint_rejects_oversell(db: psycopg.Connection) -> None:
+    event_id = db.execute("INSERT INTO events (name, total_tickets) VALUES ('constraint', 5) RETURNING id").fetchone()[0]
+
+    with pytest.raises(psycopg.errors.CheckViolation):
+        db.execute("UPDATE events SET sold_tickets = 6 WHERE id = %s", (event_id,))
+
+    assert db.execute("SELECT sold_tickets FROM events WHERE id = %s", (event_id,)).fetchone()[0] == 0
+
+
+async def test_missing_counter_rebuilt_from_postgres(
+    booking: BookingClient, db, cache, event_name: str
+) -> None:
+    event = await booking.create_event(event_name, 10)
+    await booking.book(user_id=1, event_id=event.id, quantity=4)
+    from inventory_service import keys
+
+    cache.delete(*keys.event_keys(event.id))
+    reply = await booking.book(user_id=2, event_id=event.id, quantity=6)
+    sold_out = await booking.book(user_id=3, event_id=event.id, quantity=1)
+
+    assert reply.outcome == pb.BOOK_OUTCOME_CONFIRMED
+    assert sold_out.outcome == pb.BOOK_OUTCOME_SOLD_OUT
+    state = event_state(db, cache, event.id)
+    assert state.confirmed_quantity == 10
+    assert_consistent(state)
