@@ -2,9 +2,8 @@
 
 When the insert fails for sure, the compensating Release returns the held
 tickets. When its outcome is unknown (the connection broke), the saga looks
-the booking up by reservation id before choosing between confirm and release;
-if PostgreSQL cannot tell either, the hold is left to expire and the expiry
-sweep decides from PostgreSQL later.
+the booking up by reservation id before choosing between confirm and
+release. If PostgreSQL cannot tell either, the hold is left to its deadline.
 
 Once a hold is taken, the rest of the saga runs in its own task: a caller
 that cancels or times out stops waiting but never interrupts the saga

@@ -101,7 +101,7 @@ class BookingServer:
             await self.health.set(name, status)
 
     async def _probe_postgres(self) -> None:
-        """Keep the health status in step with whether PostgreSQL answers."""
+        """Keep the health status in step with whether PostgreSQL accepts queries."""
         serving: bool | None = None
         while True:
             try:

@@ -1,9 +1,9 @@
 """Coalesce concurrent calls into batch RPCs.
 
 A Python gRPC unary call costs far more CPU than the Redis work behind a
-Reserve, so under load the booking service sends the Reserve and Confirm
-calls that are waiting at the same moment as one ReserveBatch or
-ConfirmBatch call. When idle, a call goes out at once as a batch of one, so
+Reserve. So under load the booking service sends the Reserve and Confirm
+calls that wait at the same moment as one ReserveBatch or ConfirmBatch
+call. When idle, a call goes out at once as a batch of one, so
 batching adds no delay; under load, calls queue while earlier batches are in
 flight and leave together.
 """

@@ -15,7 +15,7 @@ from inventory_service.store import ReservationConflict, ReserveItem, Stock, Sto
 
 logger = logging.getLogger(__name__)
 
-# Errors that mean Redis could not be reached or did not answer in time.
+# Errors that mean Redis could not be reached or did not reply in time.
 REDIS_UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, OSError)
 
 

@@ -1,4 +1,4 @@
-"""Entry point: python -m rest_shim [--help]. Serves the shim with granian."""
+"""Entry point: python -m rest_shim [--help]. Serves the shim with uvicorn (or granian)."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def serve_with_granian(config: ShimConfig) -> None:
+    # granian is an optional alternative, installed with the dev extras.
     from granian.constants import Interfaces, Loops
     from granian.server import Server
 
@@ -48,7 +49,6 @@ def serve_with_granian(config: ShimConfig) -> None:
 
 
 def serve_with_uvicorn(config: ShimConfig) -> None:
-    # uvicorn is an optional alternative kept for the server comparison.
     import uvicorn
 
     uvicorn.run(

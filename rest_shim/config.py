@@ -11,7 +11,7 @@ SETTINGS = [
     Setting("REST_HOST", "127.0.0.1", "address the HTTP server binds to", settings.text),
     Setting("REST_PORT", "8080", "HTTP port", settings.integer(1, 65535)),
     Setting("REST_WORKERS", "1", "HTTP server processes sharing the port (SO_REUSEPORT)", settings.integer(1, 256)),
-    Setting("REST_SERVER", "granian", "HTTP server: granian or uvicorn (see bench/results for the measurement)", settings.choice("granian", "uvicorn")),
+    Setting("REST_SERVER", "uvicorn", "HTTP server: uvicorn, or granian if installed (bench/results/http-server-choice.md compares them)", settings.choice("uvicorn", "granian")),
     Setting("REST_BACKLOG", "4096", "listen backlog: connections waiting to be accepted", settings.integer(16, 65535)),
     Setting("BOOKING_TARGET", "", "booking service gRPC address, e.g. 127.0.0.1:50052 (required)", settings.host_port),
     Setting("BOOKING_TIMEOUT_MS", "5000", "deadline of one booking service call", settings.integer(1, 600_000), "ms"),
