@@ -70,8 +70,19 @@ def summarise_k6(summary_path: Path) -> list[str]:
     ]
 
 
+def clear_run_dir(run_dir: Path) -> None:
+    """Remove the previous demo's data, following the link to a PostgreSQL folder kept elsewhere."""
+    link = run_dir / "postgres"
+    if link.is_symlink():
+        shutil.rmtree(link.resolve(), ignore_errors=True)
+        link.unlink()
+    shutil.rmtree(run_dir, ignore_errors=True)
+
+
 def main() -> int:
     run_dir = REPO_ROOT / ".run" / "demo"
+    # Every demo starts from empty databases, so the audit covers its own event only.
+    clear_run_dir(run_dir)
     stack = Stack(
         run_dir,
         database_url=os.environ.get("DATABASE_URL") or None,
