@@ -40,3 +40,6 @@ class NewBooking:
     user_id: int
     quantity: int
     reservation_id: uuid.UUID
+    # Event-loop time (seconds) after which the insert must not start, so
+    # that it has ended, one way or the other, before the hold's deadline.
+    insert_deadline: float = float("inf")

@@ -64,6 +64,10 @@ class Repository:
                 ), returned AS (
                     UPDATE events e SET sold_tickets = e.sold_tickets - c.quantity
                     FROM cancelled c WHERE e.id = c.event_id
+                ), outbox AS (
+                    -- Deleted once Redis has the tickets back; retried until then.
+                    INSERT INTO pending_releases (reservation_id, event_id, quantity)
+                    SELECT reservation_id, event_id, quantity FROM cancelled
                 )
                 SELECT {BOOKING_COLUMNS} FROM cancelled
                 """,
@@ -108,3 +112,30 @@ class Repository:
         cursor = conn.cursor(row_factory=class_row(EventRow))
         await cursor.execute(f"SELECT {EVENT_COLUMNS} FROM events WHERE id = %s", (event_id,))
         return await cursor.fetchone()
+
+    async def release_done(self, reservation_id: uuid.UUID) -> None:
+        async with self._pool.connection() as conn:
+            await conn.execute("DELETE FROM pending_releases WHERE reservation_id = %s", (reservation_id,))
+
+    async def pending_releases(self, older_than_s: float, limit: int = 500) -> list[tuple[uuid.UUID, int, int]]:
+        """Return (reservation_id, event_id, quantity) of cancels whose tickets are not yet back in Redis."""
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(
+                "SELECT reservation_id, event_id, quantity FROM pending_releases"
+                " WHERE created_at < now() - make_interval(secs => %s) ORDER BY created_at LIMIT %s",
+                (older_than_s, limit),
+            )
+            return [tuple(row) for row in await cursor.fetchall()]
+
+    async def event_ids(self) -> list[int]:
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute("SELECT id FROM events ORDER BY id")
+            return [row[0] for row in await cursor.fetchall()]
+
+    async def booked_reservations(self, reservation_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+        """Return which of these reservation ids have a booking row, whatever its status."""
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(
+                "SELECT reservation_id FROM bookings WHERE reservation_id = ANY(%s)", (reservation_ids,)
+            )
+            return {row[0] for row in await cursor.fetchall()}

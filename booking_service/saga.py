@@ -26,7 +26,7 @@ from booking_service.errors import DependencyUnavailable, NotFound
 from booking_service.events import EventCatalog
 from booking_service.models import BookingRow, NewBooking
 from booking_service.repository import Repository
-from booking_service.writer import GroupCommitWriter, InsertOutcomeUnknown
+from booking_service.writer import GroupCommitWriter, InsertDeadlinePassed, InsertOutcomeUnknown
 from clients.batching import BatchingInventoryClient
 from clients.inventory import InventoryClient
 
@@ -44,6 +44,14 @@ class BookResult:
     booking: BookingRow | None = None
 
 
+class AttemptReleased(DependencyUnavailable):
+    """An earlier attempt with this reservation id was released; a retry needs a new id."""
+
+    def __init__(self, reservation_id: uuid.UUID) -> None:
+        super().__init__("inventory", f"the hold of reservation {reservation_id} was already released")
+        self.reservation_id = reservation_id
+
+
 class BookingSaga:
     def __init__(
         self,
@@ -54,6 +62,7 @@ class BookingSaga:
         repository: Repository,
         catalog: EventCatalog,
         hold_ms: int,
+        insert_margin_s: float,
     ) -> None:
         self._inventory = inventory
         self._batched = batched
@@ -61,25 +70,49 @@ class BookingSaga:
         self._repository = repository
         self._catalog = catalog
         self._hold_ms = hold_ms
+        self._insert_margin_s = insert_margin_s
         self._in_flight: set[asyncio.Task[BookResult]] = set()
 
-    async def book(self, *, user_id: int, event_id: int, quantity: int) -> BookResult:
+    async def book(
+        self, *, user_id: int, event_id: int, quantity: int, reservation_id: uuid.UUID | None = None
+    ) -> BookResult:
         """Book tickets; raise NotFound for an unknown event and DependencyUnavailable
-        when Redis, the inventory service or PostgreSQL fails."""
+        when Redis, the inventory service or PostgreSQL fails.
+
+        A caller retrying under an idempotency key passes the key's
+        reservation id, so every attempt shares one hold and one booking row.
+        """
         await self._catalog.require(event_id)
-        reservation_id = uuid.uuid4()
+        reservation_id = reservation_id or uuid.uuid4()
         reply = await self._reserve(event_id, reservation_id, quantity, user_id)
         if reply.status == inventory_pb.RESERVE_STATUS_STOCK_MISSING:
             await self._catalog.rebuild_stock(event_id)
             reply = await self._reserve(event_id, reservation_id, quantity, user_id)
+
         if reply.status == inventory_pb.RESERVE_STATUS_SOLD_OUT:
             return BookResult(BookOutcome.SOLD_OUT)
+        if reply.status == inventory_pb.RESERVE_STATUS_CONFIRMED:
+            return await self._earlier_booking(event_id, reservation_id)
+        if reply.status == inventory_pb.RESERVE_STATUS_RELEASED:
+            raise AttemptReleased(reservation_id)
         if reply.status != inventory_pb.RESERVE_STATUS_RESERVED:
             raise DependencyUnavailable(
                 "inventory", f"unexpected Reserve status {inventory_pb.ReserveStatus.Name(reply.status)}"
             )
 
-        booking = NewBooking(event_id=event_id, user_id=user_id, quantity=quantity, reservation_id=reservation_id)
+        # The insert must end before the hold's deadline, or the expiry
+        # sweep could release tickets of a booking that then commits. The
+        # remaining time comes from Redis' own clock, and the margin covers
+        # the statement timeout that bounds the insert once started.
+        remaining_s = (reply.hold_deadline_ms - reply.server_time_ms) / 1000
+        insert_deadline = asyncio.get_running_loop().time() + remaining_s - self._insert_margin_s
+        booking = NewBooking(
+            event_id=event_id,
+            user_id=user_id,
+            quantity=quantity,
+            reservation_id=reservation_id,
+            insert_deadline=insert_deadline,
+        )
         task = asyncio.create_task(self._complete(booking))
         self._in_flight.add(task)
         task.add_done_callback(self._in_flight.discard)
@@ -110,11 +143,28 @@ class BookingSaga:
                 self._release_in_background(event_id, reservation_id)
             raise DependencyUnavailable("inventory", f"Reserve failed: {exc.code().name}: {exc.details()}") from exc
 
+    async def _earlier_booking(self, event_id: int, reservation_id: uuid.UUID) -> BookResult:
+        row = await self._repository.find_booking_by_reservation(reservation_id)
+        if row is None:
+            raise DependencyUnavailable(
+                "inventory", f"reservation {reservation_id} of event {event_id} is confirmed but has no booking"
+            )
+        return BookResult(BookOutcome.CONFIRMED, row)
+
     async def _complete(self, booking: NewBooking) -> BookResult:
         try:
             row = await self._writer.insert(booking)
         except InsertOutcomeUnknown as exc:
             row = await self._resolve_unknown_insert(booking, exc)
+        except InsertDeadlinePassed as exc:
+            await self._compensate(booking, "its insert could not start before the hold's deadline")
+            raise DependencyUnavailable("PostgreSQL", "insert timed out waiting for a connection") from exc
+        except psycopg.errors.UniqueViolation:
+            # Another attempt with the same reservation id (a retry under
+            # the same idempotency key) wrote the booking first.
+            row = await self._repository.find_booking_by_reservation(booking.reservation_id)
+            if row is None:
+                raise
         except psycopg.Error as exc:
             await self._compensate(booking, f"insert failed: {exc}")
             raise DependencyUnavailable("PostgreSQL", f"insert failed: {exc}") from exc

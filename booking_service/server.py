@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 
 import grpc
 import psycopg
@@ -13,6 +14,8 @@ from psycopg_pool import AsyncConnectionPool
 from booking_monitor_pb.booking.v1 import booking_pb2, booking_pb2_grpc
 from booking_service.config import BookingConfig
 from booking_service.events import EventCatalog
+from booking_service.idempotency import IdempotencyStore
+from booking_service.maintenance import Maintenance
 from booking_service.migrate import apply_migrations
 from booking_service.repository import Repository
 from booking_service.saga import BookingSaga
@@ -57,11 +60,25 @@ class BookingServer:
             repository=self.repository,
             catalog=self.catalog,
             hold_ms=config.hold_ms,
+            insert_margin_s=config.insert_margin_s,
+        )
+        self.keys = IdempotencyStore(self.pool, ttl=timedelta(seconds=config.idempotency_key_ttl_s))
+        self.maintenance = Maintenance(
+            repository=self.repository,
+            inventory=self.inventory,
+            keys=self.keys,
+            interval_s=config.sweep_interval_ms / 1000,
         )
         self.health = health.aio.HealthServicer()
         self.server = grpc.aio.server(options=[("grpc.so_reuseport", 1)])
         booking_pb2_grpc.add_BookingServiceServicer_to_server(
-            BookingServicer(saga=self.saga, repository=self.repository, catalog=self.catalog, inventory=self.inventory),
+            BookingServicer(
+                saga=self.saga,
+                repository=self.repository,
+                catalog=self.catalog,
+                inventory=self.inventory,
+                keys=self.keys,
+            ),
             self.server,
         )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
@@ -73,6 +90,7 @@ class BookingServer:
         logger.info("database schema up to date (%d migrations applied now)", len(applied))
         await self.pool.open(wait=True, timeout=30)
         self.writer.start()
+        self.maintenance.start()
         self.port = self.server.add_insecure_port(f"{self.config.host}:{self.config.port}")
         await self.server.start()
         self._probe_task = asyncio.create_task(self._probe_postgres())
@@ -90,6 +108,7 @@ class BookingServer:
         # hold stock finish their insert and confirm or release.
         await self.server.stop(grace)
         await self.saga.drain(grace)
+        await self.maintenance.stop()
         await self.writer.stop()
         await self.batched_inventory.close()
         await self.inventory.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 
 import grpc
 import psycopg
@@ -12,8 +13,9 @@ from booking_monitor_pb.booking.v1 import booking_pb2_grpc as pb_grpc
 from booking_service.convert import STATUS_FROM_PROTO, booking_message, event_message
 from booking_service.errors import DependencyUnavailable, NotFound
 from booking_service.events import EventCatalog
+from booking_service.idempotency import IdempotencyConflict, IdempotencyStore, fingerprint
 from booking_service.repository import Repository
-from booking_service.saga import BookingSaga, BookOutcome
+from booking_service.saga import AttemptReleased, BookingSaga, BookOutcome, BookResult
 from clients.inventory import InventoryClient
 from common import rules
 
@@ -24,19 +26,32 @@ DEFAULT_PAGE_SIZE = 20
 
 class BookingServicer(pb_grpc.BookingServiceServicer):
     def __init__(
-        self, *, saga: BookingSaga, repository: Repository, catalog: EventCatalog, inventory: InventoryClient
+        self,
+        *,
+        saga: BookingSaga,
+        repository: Repository,
+        catalog: EventCatalog,
+        inventory: InventoryClient,
+        keys: IdempotencyStore,
     ) -> None:
         self._saga = saga
         self._repository = repository
         self._catalog = catalog
         self._inventory = inventory
+        self._keys = keys
 
     async def CreateEvent(self, request: pb.CreateEventRequest, context: grpc.aio.ServicerContext) -> pb.Event:
         async with _ErrorsMapped(context, "CreateEvent"):
             name = rules.event_name(request.name)
             total = rules.total_tickets(request.total_tickets)
-            rules.request_id(request.request_id)
-            event = await self._repository.create_event(name, total)
+            request_id = rules.request_id(request.request_id)
+            if request_id:
+                event, created = await self._keys.create_event_once(request_id, fingerprint(name, total), name, total)
+                if not created:
+                    logger.info("CreateEvent with request id %r returned existing event %d", request_id, event.id)
+                    return event_message(event)
+            else:
+                event = await self._repository.create_event(name, total)
             self._catalog.remember(event.id)
             logger.info("created event %d %r with %d tickets", event.id, event.name, event.total_tickets)
             try:
@@ -63,8 +78,11 @@ class BookingServicer(pb_grpc.BookingServiceServicer):
             user_id = rules.positive_id("user_id", request.user_id)
             event_id = rules.positive_id("event_id", request.event_id)
             quantity = rules.quantity(request.quantity)
-            rules.request_id(request.request_id)
-            result = await self._saga.book(user_id=user_id, event_id=event_id, quantity=quantity)
+            request_id = rules.request_id(request.request_id)
+            if request_id:
+                result = await self._book_once(request_id, user_id, event_id, quantity)
+            else:
+                result = await self._saga.book(user_id=user_id, event_id=event_id, quantity=quantity)
             if result.outcome is BookOutcome.SOLD_OUT:
                 return pb.BookResponse(outcome=pb.BOOK_OUTCOME_SOLD_OUT)
             assert result.booking is not None  # a confirmed outcome always carries its row
@@ -110,20 +128,48 @@ class BookingServicer(pb_grpc.BookingServiceServicer):
                 bookings=[booking_message(row) for row in rows], total=total, page=page, size=size
             )
 
+    async def _book_once(self, request_id: str, user_id: int, event_id: int, quantity: int) -> BookResult:
+        """Book under an idempotency key: every attempt with the key shares one reservation id."""
+        request_fingerprint = fingerprint(user_id, event_id, quantity)
+        for attempt in range(2):
+            key = await self._keys.claim_booking_key(request_id, request_fingerprint)
+            if key.outcome == "confirmed" and key.booking_id is not None:
+                booking = await self._repository.get_booking(key.booking_id)
+                if booking is not None:
+                    return BookResult(BookOutcome.CONFIRMED, booking)
+            if key.outcome == "sold_out":
+                return BookResult(BookOutcome.SOLD_OUT)
+            try:
+                result = await self._saga.book(
+                    user_id=user_id, event_id=event_id, quantity=quantity, reservation_id=key.reservation_id
+                )
+            except AttemptReleased:
+                # An earlier attempt with this key failed and returned its
+                # tickets, so nothing was booked: start over with a new hold.
+                await self._keys.forget_booking_key(request_id, key.reservation_id)
+                if attempt == 0:
+                    logger.info("request id %r: earlier attempt was released, retrying with a new hold", request_id)
+                    continue
+                raise
+            outcome = "confirmed" if result.outcome is BookOutcome.CONFIRMED else "sold_out"
+            await self._keys.record_booking_outcome(request_id, outcome, result.booking.id if result.booking else None)
+            return result
+        raise AssertionError("unreachable: the loop returns or raises")
+
     async def _return_tickets(self, event_id: int, reservation_id: str, quantity: int, booking_id: int) -> None:
         try:
             await self._inventory.release(event_id, reservation_id, quantity_if_unknown=quantity)
         except grpc.aio.AioRpcError as exc:
-            if exc.code() == grpc.StatusCode.NOT_FOUND:
-                # No stock counter: the rebuild from PostgreSQL already
-                # counts these tickets as available.
+            if exc.code() != grpc.StatusCode.NOT_FOUND:
+                # The pending_releases row written with the cancel stays,
+                # and the maintenance loop retries it.
+                logger.warning(
+                    "returning %d tickets of cancelled booking %d (event %d, reservation %s) failed, will retry: %s: %s",
+                    quantity, booking_id, event_id, reservation_id, exc.code().name, exc.details(),
+                )
                 return
-            # NOTE: the booking stays cancelled in PostgreSQL but Redis keeps
-            # these tickets out of stock until `bookingctl audit --repair`.
-            logger.error(
-                "returning %d tickets of cancelled booking %d (event %d, reservation %s) failed: %s: %s",
-                quantity, booking_id, event_id, reservation_id, exc.code().name, exc.details(),
-            )
+            # No stock counter: its rebuild from PostgreSQL counts these tickets.
+        await self._repository.release_done(uuid.UUID(reservation_id))
 
 
 class _ErrorsMapped:
@@ -144,6 +190,8 @@ class _ErrorsMapped:
             await self._context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         if isinstance(exc, NotFound):
             await self._context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
+        if isinstance(exc, IdempotencyConflict):
+            await self._context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
         if isinstance(exc, DependencyUnavailable):
             logger.warning("%s %s failed: %s", self._method, self._ids, exc)
             await self._context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))

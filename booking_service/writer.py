@@ -62,6 +62,10 @@ class InsertOutcomeUnknown(Exception):
     """The connection failed while the transaction may have committed."""
 
 
+class InsertDeadlinePassed(Exception):
+    """The booking waited so long that its hold could expire before the insert ends; nothing was written."""
+
+
 @dataclass
 class _Pending:
     booking: NewBooking
@@ -118,7 +122,7 @@ class GroupCommitWriter:
 
     async def _write(self, batch: list[_Pending]) -> None:
         try:
-            rows = await self._insert_batch([p.booking for p in batch])
+            rows = await self._insert_batch(batch)
         except asyncio.CancelledError:
             for pending in batch:
                 if not pending.future.done():
@@ -156,7 +160,25 @@ class GroupCommitWriter:
             if not pending.future.done():
                 pending.future.set_result(by_reservation.get(pending.booking.reservation_id))
 
-    async def _insert_batch(self, bookings: list[NewBooking]) -> list[BookingRow]:
+    async def _insert_batch(self, batch: list[_Pending]) -> list[BookingRow]:
+        async with self._pool.connection() as conn:
+            # Checked once the connection is ours, right before the
+            # statement, whose run time statement_timeout bounds.
+            now = asyncio.get_running_loop().time()
+            late = [p for p in batch if p.booking.insert_deadline <= now]
+            for pending in late:
+                logger.warning(
+                    "reservation %s of event %d not inserted: its insert deadline passed",
+                    pending.booking.reservation_id, pending.booking.event_id,
+                )
+                if not pending.future.done():
+                    pending.future.set_exception(InsertDeadlinePassed(str(pending.booking.reservation_id)))
+            bookings = [p.booking for p in batch if p.booking.insert_deadline > now]
+            if not bookings:
+                return []
+            return await self._execute_insert(conn, bookings)
+
+    async def _execute_insert(self, conn, bookings: list[NewBooking]) -> list[BookingRow]:
         params = {
             "event_ids": [b.event_id for b in bookings],
             "user_ids": [b.user_id for b in bookings],
@@ -165,7 +187,6 @@ class GroupCommitWriter:
         }
         # The pool's connections are in autocommit mode, so this single
         # statement is its own transaction and commits before it returns.
-        async with self._pool.connection() as conn:
-            cursor = await conn.execute(INSERT_BATCH_SQL, params)
-            records = await cursor.fetchall()
+        cursor = await conn.execute(INSERT_BATCH_SQL, params)
+        records = await cursor.fetchall()
         return [BookingRow(*record) for record in records]

@@ -88,6 +88,18 @@ class InventoryClient:
         reply = await self._call("ConfirmBatch", self._stub.ConfirmBatch, pb.ConfirmBatchRequest(items=items), timeout)
         return list(reply.items)
 
+    async def list_expired_holds(self, event_id: int, *, limit: int = 0, timeout: float | None = None) -> list[pb.Hold]:
+        request = pb.ListExpiredHoldsRequest(event_id=event_id, limit=limit)
+        reply = await self._call("ListExpiredHolds", self._stub.ListExpiredHolds, request, timeout)
+        return list(reply.holds)
+
+    async def expire_holds(
+        self, event_id: int, reservation_ids: list[str], *, timeout: float | None = None
+    ) -> list[bool]:
+        request = pb.ExpireHoldsRequest(event_id=event_id, reservation_ids=reservation_ids)
+        reply = await self._call("ExpireHolds", self._stub.ExpireHolds, request, timeout)
+        return list(reply.released)
+
     async def _call(self, method, rpc, request, timeout: float | None):
         return await call_with_retry(
             method,

@@ -11,12 +11,25 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from booking_monitor_pb.inventory.v1 import inventory_pb2 as pb
 from booking_monitor_pb.inventory.v1 import inventory_pb2_grpc as pb_grpc
 from common import rules
-from inventory_service.store import ReservationConflict, ReserveItem, Stock, StockMissing, StockStore
+from inventory_service.store import ReservationConflict, ReserveItem, ReserveResult, Stock, StockMissing, StockStore
 
 logger = logging.getLogger(__name__)
 
 # Errors that mean Redis could not be reached or did not reply in time.
 REDIS_UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, OSError)
+
+
+DEFAULT_LIST_LIMIT = 100
+MAX_LIST_LIMIT = 1000
+
+
+def _reserve_message(result: ReserveResult) -> pb.ReserveResponse:
+    return pb.ReserveResponse(
+        status=int(result.status),
+        available=result.available,
+        hold_deadline_ms=result.deadline_ms,
+        server_time_ms=result.server_time_ms,
+    )
 
 
 def _stock_message(stock: Stock) -> pb.Stock:
@@ -58,9 +71,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
                 rules.positive_id("user_id", request.user_id)
             hold_ms = rules.hold_ms(request.hold_ms) or self._default_hold_ms
             result = await self._store.reserve(event_id, reservation_id, quantity, hold_ms)
-            return pb.ReserveResponse(
-                status=int(result.status), available=result.available, hold_deadline_ms=result.deadline_ms
-            )
+            return _reserve_message(result)
 
     async def Release(self, request: pb.ReleaseRequest, context: grpc.aio.ServicerContext) -> pb.ReleaseResponse:
         async with _errors_mapped(context, "Release", request.event_id, request.reservation_id):
@@ -98,10 +109,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         async with _errors_mapped(context, "ReserveBatch", 0):
             items = [self._reserve_item(index, item) for index, item in enumerate(request.items)]
             results = await self._store.reserve_many(items) if items else []
-            return pb.ReserveBatchResponse(items=[
-                pb.ReserveResponse(status=int(r.status), available=r.available, hold_deadline_ms=r.deadline_ms)
-                for r in results
-            ])
+            return pb.ReserveBatchResponse(items=[_reserve_message(r) for r in results])
 
     async def ConfirmBatch(
         self, request: pb.ConfirmBatchRequest, context: grpc.aio.ServicerContext
@@ -120,6 +128,33 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             return pb.ConfirmBatchResponse(items=[
                 pb.ConfirmResponse(confirmed=r.confirmed, previous_state=int(r.previous)) for r in results
             ])
+
+    async def ListExpiredHolds(
+        self, request: pb.ListExpiredHoldsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListExpiredHoldsResponse:
+        async with _errors_mapped(context, "ListExpiredHolds", request.event_id):
+            event_id = rules.positive_id("event_id", request.event_id)
+            if not 0 <= request.limit <= MAX_LIST_LIMIT:
+                raise rules.InvalidInput("limit", f"must be from 1 to {MAX_LIST_LIMIT}, got {request.limit}")
+            holds = await self._store.list_expired(event_id, request.limit or DEFAULT_LIST_LIMIT)
+            return pb.ListExpiredHoldsResponse(holds=[
+                pb.Hold(reservation_id=h.reservation_id, quantity=h.quantity, deadline_ms=h.deadline_ms) for h in holds
+            ])
+
+    async def ExpireHolds(self, request: pb.ExpireHoldsRequest, context: grpc.aio.ServicerContext) -> pb.ExpireHoldsResponse:
+        async with _errors_mapped(context, "ExpireHolds", request.event_id):
+            event_id = rules.positive_id("event_id", request.event_id)
+            ids = []
+            for index, reservation_id in enumerate(request.reservation_ids):
+                try:
+                    ids.append(rules.reservation_id(reservation_id))
+                except rules.InvalidInput as exc:
+                    raise rules.InvalidInput(f"reservation_ids[{index}]", exc.rule) from None
+            released = await self._store.expire(event_id, ids) if ids else []
+            for reservation_id, done in zip(ids, released):
+                if done:
+                    logger.info("expired hold %s of event %d released", reservation_id, event_id)
+            return pb.ExpireHoldsResponse(released=released)
 
     def _reserve_item(self, index: int, item: pb.ReserveRequest) -> ReserveItem:
         with _field_prefix(f"items[{index}]."):

@@ -73,6 +73,14 @@ class ReserveResult:
     status: ReserveStatus
     available: int
     deadline_ms: int
+    server_time_ms: int = 0
+
+
+@dataclass(frozen=True)
+class ExpiredHold:
+    reservation_id: str
+    quantity: int
+    deadline_ms: int
 
 
 @dataclass(frozen=True)
@@ -101,6 +109,8 @@ class StockStore:
         self._release = client.register_script(_load_script("release.lua"))
         self._confirm = client.register_script(_load_script("confirm.lua"))
         self._init = client.register_script(_load_script("init_stock.lua"))
+        self._list_expired = client.register_script(_load_script("list_expired.lua"))
+        self._expire = client.register_script(_load_script("expire.lua"))
 
     async def ping(self) -> bool:
         return bool(await self._client.ping())
@@ -120,14 +130,14 @@ class StockStore:
     async def reserve(self, event_id: int, reservation_id: str, quantity: int, hold_ms: int) -> ReserveResult:
         """Take a hold; a repeated call with the same id returns the first outcome and takes nothing."""
         try:
-            status, available, deadline = await self._reserve(
+            status, available, deadline, now = await self._reserve(
                 keys=keys.event_keys(event_id), args=[reservation_id, quantity, hold_ms]
             )
         except ResponseError as exc:
             if str(exc).startswith("CONFLICT"):
                 raise ReservationConflict(str(exc).removeprefix("CONFLICT ")) from None
             raise
-        return ReserveResult(ReserveStatus(int(status)), int(available), int(deadline))
+        return ReserveResult(ReserveStatus(int(status)), int(available), int(deadline), int(now))
 
     async def release(self, event_id: int, reservation_id: str, unknown_quantity: int = 0) -> ReleaseResult:
         """Return a hold's tickets to stock; a repeated call returns nothing more."""
@@ -161,8 +171,8 @@ class StockStore:
             elif isinstance(reply, Exception):
                 raise reply
             else:
-                status, available, deadline = reply
-                results.append(ReserveResult(ReserveStatus(int(status)), int(available), int(deadline)))
+                status, available, deadline, now = reply
+                results.append(ReserveResult(ReserveStatus(int(status)), int(available), int(deadline), int(now)))
         return results
 
     async def confirm_many(self, items: list[tuple[int, str]]) -> list[ConfirmResult]:
@@ -172,3 +182,20 @@ class StockStore:
             await self._confirm(keys=keys.event_keys(event_id), args=[reservation_id], client=pipe)
         replies = await pipe.execute()
         return [ConfirmResult(bool(confirmed), HoldState(int(previous))) for confirmed, previous in replies]
+
+    async def list_expired(self, event_id: int, limit: int) -> list[ExpiredHold]:
+        flat = await self._list_expired(keys=[keys.holds_key(event_id), keys.expiry_key(event_id)], args=[limit])
+        return [
+            ExpiredHold(_text(flat[i]), int(flat[i + 1]), int(flat[i + 2])) for i in range(0, len(flat), 3)
+        ]
+
+    async def expire(self, event_id: int, reservation_ids: list[str]) -> list[bool]:
+        """Release each hold that is still held and past its deadline, in one round trip."""
+        pipe = self._client.pipeline(transaction=False)
+        for reservation_id in reservation_ids:
+            await self._expire(keys=keys.event_keys(event_id), args=[reservation_id], client=pipe)
+        return [bool(int(reply)) for reply in await pipe.execute()]
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -1,8 +1,9 @@
 """The REST routes, translating JSON requests into booking service calls.
 
 Status codes: 200/201 success, 400 invalid input, 404 unknown event or
-booking, 409 sold out, 503 a dependency is down or timed out. Errors are
-JSON objects {"error": "..."}.
+booking, 409 sold out, 422 an Idempotency-Key reused with a different body,
+503 a dependency is down or timed out. Errors are JSON objects
+{"error": "..."}.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from starlette.routing import Route
 
 from booking_monitor_pb.booking.v1 import booking_pb2 as pb
 from clients.booking import BookingClient
+from common import rules
 from common.rules import InvalidInput
 from rest_shim import body as parse
 from rest_shim.config import ShimConfig
@@ -46,8 +48,18 @@ GRPC_TO_HTTP = {
     grpc.StatusCode.RESOURCE_EXHAUSTED: 503,
     grpc.StatusCode.CANCELLED: 503,
 }
+IDEMPOTENCY_HEADER = "idempotency-key"
 CREATE_EVENT_FIELDS = frozenset({"name", "total_tickets"})
 BOOK_FIELDS = frozenset({"user_id", "event_id", "quantity"})
+
+
+def idempotency_key(request: Request) -> str:
+    """Return the Idempotency-Key header, or "" when absent."""
+    value = request.headers.get(IDEMPOTENCY_HEADER, "")
+    try:
+        return rules.request_id(value)
+    except InvalidInput as exc:
+        raise InvalidInput("Idempotency-Key", exc.rule) from None
 
 
 def json_response(payload: object, status: int = 200) -> Response:
@@ -97,7 +109,7 @@ class Routes:
         parse.reject_unknown_fields(payload, CREATE_EVENT_FIELDS)
         name = parse.string_field(payload, "name")
         total = parse.integer_field(payload, "total_tickets")
-        event = await self.client.create_event(name, total)
+        event = await self.client.create_event(name, total, request_id=idempotency_key(request))
         return json_response(event_json(event), 201)
 
     async def get_event(self, request: Request) -> Response:
@@ -110,7 +122,9 @@ class Routes:
         user_id = parse.integer_field(payload, "user_id")
         event_id = parse.integer_field(payload, "event_id")
         quantity = parse.integer_field(payload, "quantity")
-        reply = await self.client.book(user_id=user_id, event_id=event_id, quantity=quantity)
+        reply = await self.client.book(
+            user_id=user_id, event_id=event_id, quantity=quantity, request_id=idempotency_key(request)
+        )
         if reply.outcome == pb.BOOK_OUTCOME_SOLD_OUT:
             return error_response("sold out", 409)
         return json_response(booking_json(reply.booking))

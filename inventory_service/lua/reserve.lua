@@ -1,11 +1,13 @@
 -- Take a hold of ARGV[2] tickets for reservation id ARGV[1].
 -- KEYS: 1 stock hash (total, available, held), 2 holds hash, 3 expiry zset.
 -- ARGV: 1 reservation id, 2 quantity, 3 hold lifetime in milliseconds.
--- Returns {status, available, deadline_ms}; status codes match ReserveStatus:
+-- Returns {status, available, deadline_ms, now_ms}; status codes match ReserveStatus:
 -- 1 reserved, 2 sold out, 3 stock missing, 4 already released, 5 confirmed.
 -- A hold is stored as "H:<qty>:<deadline_ms>", "C:<qty>" or "R:<qty>".
 local record = redis.call('HGET', KEYS[2], ARGV[1])
 local available = redis.call('HGET', KEYS[1], 'available')
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 
 if record then
   local state, qty, deadline = string.match(record, '^(%a):(%d+):?(%d*)$')
@@ -14,27 +16,26 @@ if record then
   end
   local current = tonumber(available or '0')
   if state == 'H' then
-    return {1, current, tonumber(deadline)}
+    return {1, current, tonumber(deadline), now}
   elseif state == 'C' then
-    return {5, current, 0}
+    return {5, current, 0, now}
   end
-  return {4, current, 0}
+  return {4, current, 0, now}
 end
 
 if not available then
-  return {3, 0, 0}
+  return {3, 0, 0, now}
 end
 
 available = tonumber(available)
 local qty = tonumber(ARGV[2])
 if available < qty then
-  return {2, available, 0}
+  return {2, available, 0, now}
 end
 
-local now = redis.call('TIME')
-local deadline = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + tonumber(ARGV[3])
+local deadline = now + tonumber(ARGV[3])
 redis.call('HINCRBY', KEYS[1], 'available', -qty)
 redis.call('HINCRBY', KEYS[1], 'held', qty)
 redis.call('HSET', KEYS[2], ARGV[1], 'H:' .. qty .. ':' .. deadline)
 redis.call('ZADD', KEYS[3], deadline, ARGV[1])
-return {1, available - qty, deadline}
+return {1, available - qty, deadline, now}

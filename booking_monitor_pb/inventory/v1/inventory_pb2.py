@@ -24,17 +24,17 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n/booking_monitor_pb/inventory/v1/inventory.proto\x12\x0cinventory.v1\"W\n\x10InitStockRequest\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\x03\x12\x11\n\tavailable\x18\x02 \x01(\x03\x12\r\n\x05total\x18\x03 \x01(\x03\x12\x0f\n\x07replace\x18\x04 \x01(\x08\"L\n\x11InitStockResponse\x12\x13\n\x0binitialised\x18\x01 \x01(\x08\x12\"\n\x05stock\x18\x02 \x01(\x0b\x32\x13.inventory.v1.Stock\"#\n\x0fGetStockRequest\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\x03\"6\n\x10GetStockResponse\x12\"\n\x05stock\x18\x01 \x01(\x0b\x32\x13.inventory.v1.Stock\"I\n\x05Stock\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\x03\x12\r\n\x05total\x18\x02 \x01(\x03\x12\x11\n\tavailable\x18\x03 \x01(\x03\x12\x0c\n\x04held\x18\x04 \x01(\x03\"n\n\x0eReserveRequest\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\x03\x12\x16\n\x0ereservation_id\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\x05\x12\x0f\n\x07user_id\x18\x04 \x01(\x03\x12\x0f\n\x07hold_ms\x18\x05 \x01(\r\"k\n\x0fReserveResponse\x12+\n\x06status\x18\x01 \x01(\x0e\x32\x1b.inventory.v1.ReserveStatus\x12\x11\n\tavailable\x18\x02 \x01(\x03\x12\x18\n\x10hold_deadline_ms\x18\x03 \x01(\x03\"W\n\x0eReleaseRequest\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\x03\x12\x16\n\x0ereservation_id\x18\x02 \x01(\t\x12\x1b\n\x13quantity_if_unknown\x18\x03 \x01(\x05\"g\n\x0fReleaseResponse\x12\x10\n\x08released\x18\x01 \x01(\x08\x12/\n\x0eprevious_state\x18\x02 \x01(\x0e\x32\x17.inventory.v1.HoldState\x12\x11\n\tavailable\x18\x03 \x01(\x03\":\n\x0e\x43onfirmRequest\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\x03\x12\x16\n\x0ereservation_id\x18\x02 \x01(\t\"U\n\x0f\x43onfirmResponse\x12\x11\n\tconfirmed\x18\x01 \x01(\x08\x12/\n\x0eprevious_state\x18\x02 \x01(\x0e\x32\x17.inventory.v1.HoldState\"B\n\x13ReserveBatchRequest\x12+\n\x05items\x18\x01 \x03(\x0b\x32\x1c.inventory.v1.ReserveRequest\"D\n\x14ReserveBatchResponse\x12,\n\x05items\x18\x01 \x03(\x0b\x32\x1d.inventory.v1.ReserveResponse\"B\n\x13\x43onfirmBatchRequest\x12+\n\x05items\x18\x01 \x03(\x0b\x32\x1c.inventory.v1.ConfirmRequest\"D\n\x14\x43onfirmBatchResponse\x12,\n\x05items\x18\x01 \x03(\x0b\x32\x1d.inventory.v1.ConfirmResponse*\xe3\x01\n\rReserveStatus\x12\x1e\n\x1aRESERVE_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17RESERVE_STATUS_RESERVED\x10\x01\x12\x1b\n\x17RESERVE_STATUS_SOLD_OUT\x10\x02\x12 \n\x1cRESERVE_STATUS_STOCK_MISSING\x10\x03\x12\x1b\n\x17RESERVE_STATUS_RELEASED\x10\x04\x12\x1c\n\x18RESERVE_STATUS_CONFIRMED\x10\x05\x12\x1b\n\x17RESERVE_STATUS_CONFLICT\x10\x06*\x87\x01\n\tHoldState\x12\x1a\n\x16HOLD_STATE_UNSPECIFIED\x10\x00\x12\x13\n\x0fHOLD_STATE_HELD\x10\x01\x12\x18\n\x14HOLD_STATE_CONFIRMED\x10\x02\x12\x17\n\x13HOLD_STATE_RELEASED\x10\x03\x12\x16\n\x12HOLD_STATE_UNKNOWN\x10\x04\x32\xb1\x04\n\x10InventoryService\x12L\n\tInitStock\x12\x1e.inventory.v1.InitStockRequest\x1a\x1f.inventory.v1.InitStockResponse\x12I\n\x08GetStock\x12\x1d.inventory.v1.GetStockRequest\x1a\x1e.inventory.v1.GetStockResponse\x12\x46\n\x07Reserve\x12\x1c.inventory.v1.ReserveRequest\x1a\x1d.inventory.v1.ReserveResponse\x12\x46\n\x07Release\x12\x1c.inventory.v1.ReleaseRequest\x1a\x1d.inventory.v1.ReleaseResponse\x12\x46\n\x07\x43onfirm\x12\x1c.inventory.v1.ConfirmRequest\x1a\x1d.inventory.v1.ConfirmResponse\x12U\n\x0cReserveBatch\x12!.inventory.v1.ReserveBatchRequest\x1a\".inventory.v1.ReserveBatchResponse\x12U\n\x0c\x43onfirmBatch\x12!.inventory.v1.ConfirmBatchRequest\x1a\".inventory.v1.ConfirmBatchResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n/booking_monitor_pb/inventory/v1/inventory.proto\x12\x0cinventory.v1\"W\n\x10InitStockRequest\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\x03\x12\x11\n\tavailable\x18\x02 \x01(\x03\x12\r\n\x05total\x18\x03 \x01(\x03\x12\x0f\n\x07replace\x18\x04 \x01(\x08\"L\n\x11InitStockResponse\x12\x13\n\x0binitialised\x18\x01 \x01(\x08\x12\"\n\x05stock\x18\x02 \x01(\x0b\x32\x13.inventory.v1.Stock\"#\n\x0fGetStockRequest\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\x03\"6\n\x10GetStockResponse\x12\"\n\x05stock\x18\x01 \x01(\x0b\x32\x13.inventory.v1.Stock\"I\n\x05Stock\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\x03\x12\r\n\x05total\x18\x02 \x01(\x03\x12\x11\n\tavailable\x18\x03 \x01(\x03\x12\x0c\n\x04held\x18\x04 \x01(\x03\"n\n\x0eReserveRequest\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\x03\x12\x16\n\x0ereservation_id\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\x05\x12\x0f\n\x07user_id\x18\x04 \x01(\x03\x12\x0f\n\x07hold_ms\x18\x05 \x01(\r\"\x83\x01\n\x0fReserveResponse\x12+\n\x06status\x18\x01 \x01(\x0e\x32\x1b.inventory.v1.ReserveStatus\x12\x11\n\tavailable\x18\x02 \x01(\x03\x12\x18\n\x10hold_deadline_ms\x18\x03 \x01(\x03\x12\x16\n\x0eserver_time_ms\x18\x04 \x01(\x03\"W\n\x0eReleaseRequest\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\x03\x12\x16\n\x0ereservation_id\x18\x02 \x01(\t\x12\x1b\n\x13quantity_if_unknown\x18\x03 \x01(\x05\"g\n\x0fReleaseResponse\x12\x10\n\x08released\x18\x01 \x01(\x08\x12/\n\x0eprevious_state\x18\x02 \x01(\x0e\x32\x17.inventory.v1.HoldState\x12\x11\n\tavailable\x18\x03 \x01(\x03\":\n\x0e\x43onfirmRequest\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\x03\x12\x16\n\x0ereservation_id\x18\x02 \x01(\t\"U\n\x0f\x43onfirmResponse\x12\x11\n\tconfirmed\x18\x01 \x01(\x08\x12/\n\x0eprevious_state\x18\x02 \x01(\x0e\x32\x17.inventory.v1.HoldState\"B\n\x13ReserveBatchRequest\x12+\n\x05items\x18\x01 \x03(\x0b\x32\x1c.inventory.v1.ReserveRequest\"D\n\x14ReserveBatchResponse\x12,\n\x05items\x18\x01 \x03(\x0b\x32\x1d.inventory.v1.ReserveResponse\"B\n\x13\x43onfirmBatchRequest\x12+\n\x05items\x18\x01 \x03(\x0b\x32\x1c.inventory.v1.ConfirmRequest\"D\n\x14\x43onfirmBatchResponse\x12,\n\x05items\x18\x01 \x03(\x0b\x32\x1d.inventory.v1.ConfirmResponse\":\n\x17ListExpiredHoldsRequest\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\x03\x12\r\n\x05limit\x18\x02 \x01(\x05\"E\n\x04Hold\x12\x16\n\x0ereservation_id\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\x05\x12\x13\n\x0b\x64\x65\x61\x64line_ms\x18\x03 \x01(\x03\"=\n\x18ListExpiredHoldsResponse\x12!\n\x05holds\x18\x01 \x03(\x0b\x32\x12.inventory.v1.Hold\"?\n\x12\x45xpireHoldsRequest\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\x03\x12\x17\n\x0freservation_ids\x18\x02 \x03(\t\"\'\n\x13\x45xpireHoldsResponse\x12\x10\n\x08released\x18\x01 \x03(\x08*\xe3\x01\n\rReserveStatus\x12\x1e\n\x1aRESERVE_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17RESERVE_STATUS_RESERVED\x10\x01\x12\x1b\n\x17RESERVE_STATUS_SOLD_OUT\x10\x02\x12 \n\x1cRESERVE_STATUS_STOCK_MISSING\x10\x03\x12\x1b\n\x17RESERVE_STATUS_RELEASED\x10\x04\x12\x1c\n\x18RESERVE_STATUS_CONFIRMED\x10\x05\x12\x1b\n\x17RESERVE_STATUS_CONFLICT\x10\x06*\x87\x01\n\tHoldState\x12\x1a\n\x16HOLD_STATE_UNSPECIFIED\x10\x00\x12\x13\n\x0fHOLD_STATE_HELD\x10\x01\x12\x18\n\x14HOLD_STATE_CONFIRMED\x10\x02\x12\x17\n\x13HOLD_STATE_RELEASED\x10\x03\x12\x16\n\x12HOLD_STATE_UNKNOWN\x10\x04\x32\xe8\x05\n\x10InventoryService\x12L\n\tInitStock\x12\x1e.inventory.v1.InitStockRequest\x1a\x1f.inventory.v1.InitStockResponse\x12I\n\x08GetStock\x12\x1d.inventory.v1.GetStockRequest\x1a\x1e.inventory.v1.GetStockResponse\x12\x46\n\x07Reserve\x12\x1c.inventory.v1.ReserveRequest\x1a\x1d.inventory.v1.ReserveResponse\x12\x46\n\x07Release\x12\x1c.inventory.v1.ReleaseRequest\x1a\x1d.inventory.v1.ReleaseResponse\x12\x46\n\x07\x43onfirm\x12\x1c.inventory.v1.ConfirmRequest\x1a\x1d.inventory.v1.ConfirmResponse\x12U\n\x0cReserveBatch\x12!.inventory.v1.ReserveBatchRequest\x1a\".inventory.v1.ReserveBatchResponse\x12U\n\x0c\x43onfirmBatch\x12!.inventory.v1.ConfirmBatchRequest\x1a\".inventory.v1.ConfirmBatchResponse\x12\x61\n\x10ListExpiredHolds\x12%.inventory.v1.ListExpiredHoldsRequest\x1a&.inventory.v1.ListExpiredHoldsResponse\x12R\n\x0b\x45xpireHolds\x12 .inventory.v1.ExpireHoldsRequest\x1a!.inventory.v1.ExpireHoldsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'booking_monitor_pb.inventory.v1.inventory_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_RESERVESTATUS']._serialized_start=1239
-  _globals['_RESERVESTATUS']._serialized_end=1466
-  _globals['_HOLDSTATE']._serialized_start=1469
-  _globals['_HOLDSTATE']._serialized_end=1604
+  _globals['_RESERVESTATUS']._serialized_start=1564
+  _globals['_RESERVESTATUS']._serialized_end=1791
+  _globals['_HOLDSTATE']._serialized_start=1794
+  _globals['_HOLDSTATE']._serialized_end=1929
   _globals['_INITSTOCKREQUEST']._serialized_start=65
   _globals['_INITSTOCKREQUEST']._serialized_end=152
   _globals['_INITSTOCKRESPONSE']._serialized_start=154
@@ -47,24 +47,34 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_STOCK']._serialized_end=398
   _globals['_RESERVEREQUEST']._serialized_start=400
   _globals['_RESERVEREQUEST']._serialized_end=510
-  _globals['_RESERVERESPONSE']._serialized_start=512
-  _globals['_RESERVERESPONSE']._serialized_end=619
-  _globals['_RELEASEREQUEST']._serialized_start=621
-  _globals['_RELEASEREQUEST']._serialized_end=708
-  _globals['_RELEASERESPONSE']._serialized_start=710
-  _globals['_RELEASERESPONSE']._serialized_end=813
-  _globals['_CONFIRMREQUEST']._serialized_start=815
-  _globals['_CONFIRMREQUEST']._serialized_end=873
-  _globals['_CONFIRMRESPONSE']._serialized_start=875
-  _globals['_CONFIRMRESPONSE']._serialized_end=960
-  _globals['_RESERVEBATCHREQUEST']._serialized_start=962
-  _globals['_RESERVEBATCHREQUEST']._serialized_end=1028
-  _globals['_RESERVEBATCHRESPONSE']._serialized_start=1030
-  _globals['_RESERVEBATCHRESPONSE']._serialized_end=1098
-  _globals['_CONFIRMBATCHREQUEST']._serialized_start=1100
-  _globals['_CONFIRMBATCHREQUEST']._serialized_end=1166
-  _globals['_CONFIRMBATCHRESPONSE']._serialized_start=1168
-  _globals['_CONFIRMBATCHRESPONSE']._serialized_end=1236
-  _globals['_INVENTORYSERVICE']._serialized_start=1607
-  _globals['_INVENTORYSERVICE']._serialized_end=2168
+  _globals['_RESERVERESPONSE']._serialized_start=513
+  _globals['_RESERVERESPONSE']._serialized_end=644
+  _globals['_RELEASEREQUEST']._serialized_start=646
+  _globals['_RELEASEREQUEST']._serialized_end=733
+  _globals['_RELEASERESPONSE']._serialized_start=735
+  _globals['_RELEASERESPONSE']._serialized_end=838
+  _globals['_CONFIRMREQUEST']._serialized_start=840
+  _globals['_CONFIRMREQUEST']._serialized_end=898
+  _globals['_CONFIRMRESPONSE']._serialized_start=900
+  _globals['_CONFIRMRESPONSE']._serialized_end=985
+  _globals['_RESERVEBATCHREQUEST']._serialized_start=987
+  _globals['_RESERVEBATCHREQUEST']._serialized_end=1053
+  _globals['_RESERVEBATCHRESPONSE']._serialized_start=1055
+  _globals['_RESERVEBATCHRESPONSE']._serialized_end=1123
+  _globals['_CONFIRMBATCHREQUEST']._serialized_start=1125
+  _globals['_CONFIRMBATCHREQUEST']._serialized_end=1191
+  _globals['_CONFIRMBATCHRESPONSE']._serialized_start=1193
+  _globals['_CONFIRMBATCHRESPONSE']._serialized_end=1261
+  _globals['_LISTEXPIREDHOLDSREQUEST']._serialized_start=1263
+  _globals['_LISTEXPIREDHOLDSREQUEST']._serialized_end=1321
+  _globals['_HOLD']._serialized_start=1323
+  _globals['_HOLD']._serialized_end=1392
+  _globals['_LISTEXPIREDHOLDSRESPONSE']._serialized_start=1394
+  _globals['_LISTEXPIREDHOLDSRESPONSE']._serialized_end=1455
+  _globals['_EXPIREHOLDSREQUEST']._serialized_start=1457
+  _globals['_EXPIREHOLDSREQUEST']._serialized_end=1520
+  _globals['_EXPIREHOLDSRESPONSE']._serialized_start=1522
+  _globals['_EXPIREHOLDSRESPONSE']._serialized_end=1561
+  _globals['_INVENTORYSERVICE']._serialized_start=1932
+  _globals['_INVENTORYSERVICE']._serialized_end=2676
 # @@protoc_insertion_point(module_scope)

@@ -96,14 +96,16 @@ class ReserveRequest(_message.Message):
     def __init__(self, event_id: _Optional[int] = ..., reservation_id: _Optional[str] = ..., quantity: _Optional[int] = ..., user_id: _Optional[int] = ..., hold_ms: _Optional[int] = ...) -> None: ...
 
 class ReserveResponse(_message.Message):
-    __slots__ = ("status", "available", "hold_deadline_ms")
+    __slots__ = ("status", "available", "hold_deadline_ms", "server_time_ms")
     STATUS_FIELD_NUMBER: _ClassVar[int]
     AVAILABLE_FIELD_NUMBER: _ClassVar[int]
     HOLD_DEADLINE_MS_FIELD_NUMBER: _ClassVar[int]
+    SERVER_TIME_MS_FIELD_NUMBER: _ClassVar[int]
     status: ReserveStatus
     available: int
     hold_deadline_ms: int
-    def __init__(self, status: _Optional[_Union[ReserveStatus, str]] = ..., available: _Optional[int] = ..., hold_deadline_ms: _Optional[int] = ...) -> None: ...
+    server_time_ms: int
+    def __init__(self, status: _Optional[_Union[ReserveStatus, str]] = ..., available: _Optional[int] = ..., hold_deadline_ms: _Optional[int] = ..., server_time_ms: _Optional[int] = ...) -> None: ...
 
 class ReleaseRequest(_message.Message):
     __slots__ = ("event_id", "reservation_id", "quantity_if_unknown")
@@ -164,3 +166,41 @@ class ConfirmBatchResponse(_message.Message):
     ITEMS_FIELD_NUMBER: _ClassVar[int]
     items: _containers.RepeatedCompositeFieldContainer[ConfirmResponse]
     def __init__(self, items: _Optional[_Iterable[_Union[ConfirmResponse, _Mapping]]] = ...) -> None: ...
+
+class ListExpiredHoldsRequest(_message.Message):
+    __slots__ = ("event_id", "limit")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    event_id: int
+    limit: int
+    def __init__(self, event_id: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class Hold(_message.Message):
+    __slots__ = ("reservation_id", "quantity", "deadline_ms")
+    RESERVATION_ID_FIELD_NUMBER: _ClassVar[int]
+    QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    DEADLINE_MS_FIELD_NUMBER: _ClassVar[int]
+    reservation_id: str
+    quantity: int
+    deadline_ms: int
+    def __init__(self, reservation_id: _Optional[str] = ..., quantity: _Optional[int] = ..., deadline_ms: _Optional[int] = ...) -> None: ...
+
+class ListExpiredHoldsResponse(_message.Message):
+    __slots__ = ("holds",)
+    HOLDS_FIELD_NUMBER: _ClassVar[int]
+    holds: _containers.RepeatedCompositeFieldContainer[Hold]
+    def __init__(self, holds: _Optional[_Iterable[_Union[Hold, _Mapping]]] = ...) -> None: ...
+
+class ExpireHoldsRequest(_message.Message):
+    __slots__ = ("event_id", "reservation_ids")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    RESERVATION_IDS_FIELD_NUMBER: _ClassVar[int]
+    event_id: int
+    reservation_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, event_id: _Optional[int] = ..., reservation_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ExpireHoldsResponse(_message.Message):
+    __slots__ = ("released",)
+    RELEASED_FIELD_NUMBER: _ClassVar[int]
+    released: _containers.RepeatedScalarFieldContainer[bool]
+    def __init__(self, released: _Optional[_Iterable[bool]] = ...) -> None: ...

@@ -71,6 +71,16 @@ class InventoryServiceStub:
                 request_serializer=booking__monitor__pb_dot_inventory_dot_v1_dot_inventory__pb2.ConfirmBatchRequest.SerializeToString,
                 response_deserializer=booking__monitor__pb_dot_inventory_dot_v1_dot_inventory__pb2.ConfirmBatchResponse.FromString,
                 _registered_method=True)
+        self.ListExpiredHolds = channel.unary_unary(
+                '/inventory.v1.InventoryService/ListExpiredHolds',
+                request_serializer=booking__monitor__pb_dot_inventory_dot_v1_dot_inventory__pb2.ListExpiredHoldsRequest.SerializeToString,
+                response_deserializer=booking__monitor__pb_dot_inventory_dot_v1_dot_inventory__pb2.ListExpiredHoldsResponse.FromString,
+                _registered_method=True)
+        self.ExpireHolds = channel.unary_unary(
+                '/inventory.v1.InventoryService/ExpireHolds',
+                request_serializer=booking__monitor__pb_dot_inventory_dot_v1_dot_inventory__pb2.ExpireHoldsRequest.SerializeToString,
+                response_deserializer=booking__monitor__pb_dot_inventory_dot_v1_dot_inventory__pb2.ExpireHoldsResponse.FromString,
+                _registered_method=True)
 
 
 class InventoryServiceServicer:
@@ -129,6 +139,22 @@ class InventoryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListExpiredHolds(self, request, context):
+        """List an event's holds whose deadline has passed, oldest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExpireHolds(self, request, context):
+        """Release holds that are still held and past their deadline; any other
+        hold is left alone. Used by the expiry sweep after it has checked
+        PostgreSQL for a booking made from each hold.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_InventoryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -166,6 +192,16 @@ def add_InventoryServiceServicer_to_server(servicer, server):
                     servicer.ConfirmBatch,
                     request_deserializer=booking__monitor__pb_dot_inventory_dot_v1_dot_inventory__pb2.ConfirmBatchRequest.FromString,
                     response_serializer=booking__monitor__pb_dot_inventory_dot_v1_dot_inventory__pb2.ConfirmBatchResponse.SerializeToString,
+            ),
+            'ListExpiredHolds': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListExpiredHolds,
+                    request_deserializer=booking__monitor__pb_dot_inventory_dot_v1_dot_inventory__pb2.ListExpiredHoldsRequest.FromString,
+                    response_serializer=booking__monitor__pb_dot_inventory_dot_v1_dot_inventory__pb2.ListExpiredHoldsResponse.SerializeToString,
+            ),
+            'ExpireHolds': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExpireHolds,
+                    request_deserializer=booking__monitor__pb_dot_inventory_dot_v1_dot_inventory__pb2.ExpireHoldsRequest.FromString,
+                    response_serializer=booking__monitor__pb_dot_inventory_dot_v1_dot_inventory__pb2.ExpireHoldsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -359,6 +395,60 @@ class InventoryService:
             '/inventory.v1.InventoryService/ConfirmBatch',
             booking__monitor__pb_dot_inventory_dot_v1_dot_inventory__pb2.ConfirmBatchRequest.SerializeToString,
             booking__monitor__pb_dot_inventory_dot_v1_dot_inventory__pb2.ConfirmBatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListExpiredHolds(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/inventory.v1.InventoryService/ListExpiredHolds',
+            booking__monitor__pb_dot_inventory_dot_v1_dot_inventory__pb2.ListExpiredHoldsRequest.SerializeToString,
+            booking__monitor__pb_dot_inventory_dot_v1_dot_inventory__pb2.ListExpiredHoldsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExpireHolds(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/inventory.v1.InventoryService/ExpireHolds',
+            booking__monitor__pb_dot_inventory_dot_v1_dot_inventory__pb2.ExpireHoldsRequest.SerializeToString,
+            booking__monitor__pb_dot_inventory_dot_v1_dot_inventory__pb2.ExpireHoldsResponse.FromString,
             options,
             channel_credentials,
             insecure,
