@@ -74,20 +74,28 @@ class BookingSaga:
         self._in_flight: set[asyncio.Task[BookResult]] = set()
 
     async def book(
-        self, *, user_id: int, event_id: int, quantity: int, reservation_id: uuid.UUID | None = None
+        self,
+        *,
+        user_id: int,
+        event_id: int,
+        quantity: int,
+        reservation_id: uuid.UUID | None = None,
+        timeout: float | None = None,
     ) -> BookResult:
         """Book tickets; raise NotFound for an unknown event and DependencyUnavailable
         when Redis, the inventory service or PostgreSQL fails.
 
         A caller retrying under an idempotency key passes the key's
         reservation id, so every attempt shares one hold and one booking row.
+        timeout (seconds) is what is left of the caller's deadline; it bounds
+        the Reserve call.
         """
         await self._catalog.require(event_id)
         reservation_id = reservation_id or uuid.uuid4()
-        reply = await self._reserve(event_id, reservation_id, quantity, user_id)
+        reply = await self._reserve(event_id, reservation_id, quantity, user_id, timeout)
         if reply.status == inventory_pb.RESERVE_STATUS_STOCK_MISSING:
             await self._catalog.rebuild_stock(event_id)
-            reply = await self._reserve(event_id, reservation_id, quantity, user_id)
+            reply = await self._reserve(event_id, reservation_id, quantity, user_id, timeout)
 
         if reply.status == inventory_pb.RESERVE_STATUS_SOLD_OUT:
             return BookResult(BookOutcome.SOLD_OUT)
@@ -125,11 +133,11 @@ class BookingSaga:
             await asyncio.wait(set(self._in_flight), timeout=timeout)
 
     async def _reserve(
-        self, event_id: int, reservation_id: uuid.UUID, quantity: int, user_id: int
+        self, event_id: int, reservation_id: uuid.UUID, quantity: int, user_id: int, timeout: float | None
     ) -> inventory_pb.ReserveResponse:
         try:
             return await self._batched.reserve(
-                event_id, str(reservation_id), quantity, user_id=user_id, hold_ms=self._hold_ms
+                event_id, str(reservation_id), quantity, user_id=user_id, hold_ms=self._hold_ms, timeout=timeout
             )
         except asyncio.CancelledError:
             # The hold may have been taken after this caller went away.

@@ -47,7 +47,7 @@ class BookingServer:
             name="booking",
         )
         self.inventory = InventoryClient(config.inventory_target, timeout=config.inventory_timeout_ms / 1000)
-        self.batched_inventory = BatchingInventoryClient(self.inventory)
+        self.batched_inventory = BatchingInventoryClient(self.inventory, timeout=config.inventory_timeout_ms / 1000)
         self.repository = Repository(self.pool)
         self.catalog = EventCatalog(self.pool, self.repository, self.inventory)
         self.writer = GroupCommitWriter(

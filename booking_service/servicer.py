@@ -79,10 +79,12 @@ class BookingServicer(pb_grpc.BookingServiceServicer):
             event_id = rules.positive_id("event_id", request.event_id)
             quantity = rules.quantity(request.quantity)
             request_id = rules.request_id(request.request_id)
+            # What is left of the caller's deadline bounds the Reserve call.
+            timeout = context.time_remaining()
             if request_id:
-                result = await self._book_once(request_id, user_id, event_id, quantity)
+                result = await self._book_once(request_id, user_id, event_id, quantity, timeout)
             else:
-                result = await self._saga.book(user_id=user_id, event_id=event_id, quantity=quantity)
+                result = await self._saga.book(user_id=user_id, event_id=event_id, quantity=quantity, timeout=timeout)
             if result.outcome is BookOutcome.SOLD_OUT:
                 return pb.BookResponse(outcome=pb.BOOK_OUTCOME_SOLD_OUT)
             assert result.booking is not None  # a confirmed outcome always carries its row
@@ -128,7 +130,9 @@ class BookingServicer(pb_grpc.BookingServiceServicer):
                 bookings=[booking_message(row) for row in rows], total=total, page=page, size=size
             )
 
-    async def _book_once(self, request_id: str, user_id: int, event_id: int, quantity: int) -> BookResult:
+    async def _book_once(
+        self, request_id: str, user_id: int, event_id: int, quantity: int, timeout: float | None
+    ) -> BookResult:
         """Book under an idempotency key: every attempt with the key shares one reservation id."""
         request_fingerprint = fingerprint(user_id, event_id, quantity)
         for attempt in range(2):
@@ -141,7 +145,11 @@ class BookingServicer(pb_grpc.BookingServiceServicer):
                 return BookResult(BookOutcome.SOLD_OUT)
             try:
                 result = await self._saga.book(
-                    user_id=user_id, event_id=event_id, quantity=quantity, reservation_id=key.reservation_id
+                    user_id=user_id,
+                    event_id=event_id,
+                    quantity=quantity,
+                    reservation_id=key.reservation_id,
+                    timeout=timeout,
                 )
             except AttemptReleased:
                 # An earlier attempt with this key failed and returned its

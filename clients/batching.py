@@ -29,22 +29,31 @@ Result = TypeVar("Result")
 class _Waiting(Generic[Item, Result]):
     item: Item
     future: asyncio.Future[Result]
+    # Event-loop time by which the caller needs its result.
+    deadline: float
 
 
 class Batcher(Generic[Item, Result]):
     """Send queued items through `send` in batches of at most max_batch, with at most
-    max_in_flight batches outstanding. `send` returns one result per item, in order."""
+    max_in_flight batches outstanding.
+
+    `send(items, timeout)` returns one result per item, in order. The timeout
+    of a batch is the time left until the latest deadline among its items,
+    so a caller's deadline travels on to the batch call.
+    """
 
     def __init__(
         self,
         name: str,
-        send: Callable[[list[Item]], Awaitable[list[Result]]],
+        send: Callable[[list[Item], float], Awaitable[list[Result]]],
         *,
+        timeout: float,
         max_batch: int = 256,
         max_in_flight: int = 4,
     ) -> None:
         self.name = name
         self._send = send
+        self._timeout = timeout
         self._max_batch = max_batch
         self._slots = asyncio.Semaphore(max_in_flight)
         self._queue: asyncio.Queue[_Waiting[Item, Result]] = asyncio.Queue()
@@ -53,11 +62,14 @@ class Batcher(Generic[Item, Result]):
         self.batches_sent = 0
         self.items_sent = 0
 
-    async def submit(self, item: Item) -> Result:
+    async def submit(self, item: Item, timeout: float | None = None) -> Result:
+        """Queue item and wait for its result; timeout (seconds) defaults to the batcher's."""
         if self._loop_task is None:
             self._loop_task = asyncio.create_task(self._run(), name=f"batcher-{self.name}")
-        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Waiting(item, future))
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Result] = loop.create_future()
+        limit = self._timeout if timeout is None else min(timeout, self._timeout)
+        self._queue.put_nowait(_Waiting(item, future, loop.time() + limit))
         return await future
 
     async def close(self) -> None:
@@ -84,8 +96,9 @@ class Batcher(Generic[Item, Result]):
             task.add_done_callback(self._sending.discard)
 
     async def _send_batch(self, batch: list[_Waiting[Item, Result]]) -> None:
+        timeout = max(waiting.deadline for waiting in batch) - asyncio.get_running_loop().time()
         try:
-            results = await self._send([waiting.item for waiting in batch])
+            results = await self._send([waiting.item for waiting in batch], max(timeout, 0.001))
         except Exception as exc:
             for waiting in batch:
                 if not waiting.future.done():
@@ -110,22 +123,39 @@ class BatchingInventoryClient:
     """Reserve and Confirm through ReserveBatch and ConfirmBatch; every other call
     goes straight to the wrapped InventoryClient."""
 
-    def __init__(self, client: InventoryClient, *, max_batch: int = 256, max_in_flight: int = 1) -> None:
+    def __init__(
+        self, client: InventoryClient, *, timeout: float, max_batch: int = 256, max_in_flight: int = 1
+    ) -> None:
         self.client = client
         self._reserves: Batcher[pb.ReserveRequest, pb.ReserveResponse] = Batcher(
-            "reserve", client.reserve_batch, max_batch=max_batch, max_in_flight=max_in_flight
+            "reserve",
+            lambda items, timeout: client.reserve_batch(items, timeout=timeout),
+            timeout=timeout,
+            max_batch=max_batch,
+            max_in_flight=max_in_flight,
         )
         self._confirms: Batcher[pb.ConfirmRequest, pb.ConfirmResponse] = Batcher(
-            "confirm", client.confirm_batch, max_batch=max_batch, max_in_flight=max_in_flight
+            "confirm",
+            lambda items, timeout: client.confirm_batch(items, timeout=timeout),
+            timeout=timeout,
+            max_batch=max_batch,
+            max_in_flight=max_in_flight,
         )
 
     async def reserve(
-        self, event_id: int, reservation_id: str, quantity: int, *, user_id: int = 0, hold_ms: int = 0
+        self,
+        event_id: int,
+        reservation_id: str,
+        quantity: int,
+        *,
+        user_id: int = 0,
+        hold_ms: int = 0,
+        timeout: float | None = None,
     ) -> pb.ReserveResponse:
         request = pb.ReserveRequest(
             event_id=event_id, reservation_id=reservation_id, quantity=quantity, user_id=user_id, hold_ms=hold_ms
         )
-        return await self._reserves.submit(request)
+        return await self._reserves.submit(request, timeout)
 
     async def confirm(self, event_id: int, reservation_id: str) -> pb.ConfirmResponse:
         return await self._confirms.submit(pb.ConfirmRequest(event_id=event_id, reservation_id=reservation_id))

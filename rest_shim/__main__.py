@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import signal
 import sys
 
 from common import logs, settings
@@ -30,6 +32,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _note_stop_signal(sig: int, frame: object) -> None:
+    logging.getLogger("rest_shim").info("REST shim stopped after %s", signal.Signals(sig).name)
+
+
 def serve_with_granian(config: ShimConfig) -> None:
     # granian is an optional alternative, installed with the dev extras.
     from granian.constants import Interfaces, Loops
@@ -50,6 +56,13 @@ def serve_with_granian(config: ShimConfig) -> None:
 
 def serve_with_uvicorn(config: ShimConfig) -> None:
     import uvicorn
+
+    # uvicorn shuts down gracefully on SIGTERM or SIGINT, then raises the
+    # signal again under the handler that was installed before it started.
+    # With these handlers that second delivery is logged and the process
+    # exits 0 after a clean stop instead of dying from the signal.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _note_stop_signal)
 
     uvicorn.run(
         "rest_shim.app:create_app",
