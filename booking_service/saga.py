@@ -29,6 +29,7 @@ from booking_service.repository import Repository
 from booking_service.writer import GroupCommitWriter, InsertDeadlinePassed, InsertOutcomeUnknown
 from clients.batching import BatchingInventoryClient
 from clients.inventory import InventoryClient
+from common.sold_out import SoldOutMemory
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +43,8 @@ class BookOutcome(enum.Enum):
 class BookResult:
     outcome: BookOutcome
     booking: BookingRow | None = None
+    # Tickets left when the outcome is SOLD_OUT.
+    available: int = 0
 
 
 class AttemptReleased(DependencyUnavailable):
@@ -63,6 +66,7 @@ class BookingSaga:
         catalog: EventCatalog,
         hold_ms: int,
         insert_margin_s: float,
+        sold_out_memory: SoldOutMemory,
     ) -> None:
         self._inventory = inventory
         self._batched = batched
@@ -71,6 +75,7 @@ class BookingSaga:
         self._catalog = catalog
         self._hold_ms = hold_ms
         self._insert_margin_s = insert_margin_s
+        self._sold_out = sold_out_memory
         self._in_flight: set[asyncio.Task[BookResult]] = set()
 
     async def book(
@@ -91,6 +96,9 @@ class BookingSaga:
         the Reserve call.
         """
         await self._catalog.require(event_id)
+        remembered = self._sold_out.sold_out(event_id, quantity)
+        if remembered is not None:
+            return BookResult(BookOutcome.SOLD_OUT, available=remembered)
         reservation_id = reservation_id or uuid.uuid4()
         reply = await self._reserve(event_id, reservation_id, quantity, user_id, timeout)
         if reply.status == inventory_pb.RESERVE_STATUS_STOCK_MISSING:
@@ -98,7 +106,8 @@ class BookingSaga:
             reply = await self._reserve(event_id, reservation_id, quantity, user_id, timeout)
 
         if reply.status == inventory_pb.RESERVE_STATUS_SOLD_OUT:
-            return BookResult(BookOutcome.SOLD_OUT)
+            self._sold_out.note(event_id, reply.available)
+            return BookResult(BookOutcome.SOLD_OUT, available=reply.available)
         if reply.status == inventory_pb.RESERVE_STATUS_CONFIRMED:
             return await self._earlier_booking(event_id, reservation_id)
         if reply.status == inventory_pb.RESERVE_STATUS_RELEASED:
@@ -200,7 +209,12 @@ class BookingSaga:
         logger.info("reservation %s of event %d was written although the connection failed", booking.reservation_id, booking.event_id)
         return row
 
+    def forget_sold_out(self, event_id: int) -> None:
+        """Stop answering sold out from memory for event_id: this process returned stock to it."""
+        self._sold_out.forget(event_id)
+
     async def _compensate(self, booking: NewBooking, reason: str) -> None:
+        self._sold_out.forget(booking.event_id)
         logger.warning(
             "compensating: releasing reservation %s of event %d (%d tickets) because %s",
             booking.reservation_id, booking.event_id, booking.quantity, reason,

@@ -24,6 +24,7 @@ from booking_service.writer import GroupCommitWriter
 from clients.batching import BatchingInventoryClient
 from clients.inventory import InventoryClient
 from common import lifecycle
+from common.sold_out import SoldOutMemory
 from common.settings import redact_url
 
 logger = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ class BookingServer:
             catalog=self.catalog,
             hold_ms=config.hold_ms,
             insert_margin_s=config.insert_margin_s,
+            sold_out_memory=SoldOutMemory(config.sold_out_memory_ms / 1000),
         )
         self.keys = IdempotencyStore(self.pool, ttl=timedelta(seconds=config.idempotency_key_ttl_s))
         self.maintenance = Maintenance(

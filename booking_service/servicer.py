@@ -86,7 +86,7 @@ class BookingServicer(pb_grpc.BookingServiceServicer):
             else:
                 result = await self._saga.book(user_id=user_id, event_id=event_id, quantity=quantity, timeout=timeout)
             if result.outcome is BookOutcome.SOLD_OUT:
-                return pb.BookResponse(outcome=pb.BOOK_OUTCOME_SOLD_OUT)
+                return pb.BookResponse(outcome=pb.BOOK_OUTCOME_SOLD_OUT, available_tickets=result.available)
             assert result.booking is not None  # a confirmed outcome always carries its row
             return pb.BookResponse(outcome=pb.BOOK_OUTCOME_CONFIRMED, booking=booking_message(result.booking))
 
@@ -100,6 +100,7 @@ class BookingServicer(pb_grpc.BookingServiceServicer):
             if changed:
                 logger.info("cancelled booking %d of event %d, returning %d tickets", booking.id, booking.event_id, booking.quantity)
                 await self._return_tickets(booking.event_id, str(booking.reservation_id), booking.quantity, booking.id)
+                self._saga.forget_sold_out(booking.event_id)
             return booking_message(booking)
 
     async def GetBooking(self, request: pb.GetBookingRequest, context: grpc.aio.ServicerContext) -> pb.Booking:

@@ -189,3 +189,38 @@ async def test_list_bookings_invalid_size_rejected(booking: BookingClient) -> No
         await booking.list_bookings(size=101)
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert caught.value.details().startswith("size:")
+
+
+async def test_sold_out_memory_expires_for_returned_stock(
+    booking: BookingClient, inventory, db, cache, event_name: str
+) -> None:
+    # Stock returned behind the booking service's back (as the expiry sweep
+    # of another process would) is seen once the sold-out memory expires
+    # (SOLD_OUT_MEMORY_MS, 100 ms by default).
+    import uuid as uuid_module
+
+    event = await booking.create_event(event_name, 3)
+    reservation = str(uuid_module.uuid4())
+    await inventory.reserve(event.id, reservation, 3)
+    first = await booking.book(user_id=1, event_id=event.id, quantity=1)
+    await inventory.release(event.id, reservation)
+
+    await asyncio.sleep(0.3)
+    again = await booking.book(user_id=1, event_id=event.id, quantity=1)
+
+    assert first.outcome == pb.BOOK_OUTCOME_SOLD_OUT
+    assert first.available_tickets == 0
+    assert again.outcome == pb.BOOK_OUTCOME_CONFIRMED
+    assert_consistent(event_state(db, cache, event.id))
+
+
+async def test_sold_out_reports_tickets_left(booking: BookingClient, event_name: str) -> None:
+    event = await booking.create_event(event_name, 5)
+    await booking.book(user_id=1, event_id=event.id, quantity=4)
+
+    reply = await booking.book(user_id=2, event_id=event.id, quantity=3)
+    smaller = await booking.book(user_id=2, event_id=event.id, quantity=1)
+
+    assert reply.outcome == pb.BOOK_OUTCOME_SOLD_OUT
+    assert reply.available_tickets == 1
+    assert smaller.outcome == pb.BOOK_OUTCOME_CONFIRMED

@@ -91,12 +91,14 @@ class BookRequest(_message.Message):
     def __init__(self, user_id: _Optional[int] = ..., event_id: _Optional[int] = ..., quantity: _Optional[int] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class BookResponse(_message.Message):
-    __slots__ = ("outcome", "booking")
+    __slots__ = ("outcome", "booking", "available_tickets")
     OUTCOME_FIELD_NUMBER: _ClassVar[int]
     BOOKING_FIELD_NUMBER: _ClassVar[int]
+    AVAILABLE_TICKETS_FIELD_NUMBER: _ClassVar[int]
     outcome: BookOutcome
     booking: Booking
-    def __init__(self, outcome: _Optional[_Union[BookOutcome, str]] = ..., booking: _Optional[_Union[Booking, _Mapping]] = ...) -> None: ...
+    available_tickets: int
+    def __init__(self, outcome: _Optional[_Union[BookOutcome, str]] = ..., booking: _Optional[_Union[Booking, _Mapping]] = ..., available_tickets: _Optional[int] = ...) -> None: ...
 
 class CancelBookingRequest(_message.Message):
     __slots__ = ("booking_id",)
