@@ -7,7 +7,7 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install up down status demo test test-faults proto clean
+.PHONY: install up down status demo test test-faults bench proto clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,12 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(VPY) -m pytest
+
+bench: $(STAMP)
+	$(VPY) -m bench.harness
+
+test-faults: $(STAMP)
+	$(VPY) -m pytest -m faults tests/faults
 
 proto: $(STAMP)
 	$(VPY) proto/generate.py

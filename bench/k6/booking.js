@@ -6,7 +6,7 @@
 // DURATION (20s), TICKETS (50000).
 import http from 'k6/http';
 import { check } from 'k6';
-import { Counter, Rate } from 'k6/metrics';
+import { Counter, Rate, Trend } from 'k6/metrics';
 
 const BASE_URL = (__ENV.BASE_URL || 'http://127.0.0.1:8080').replace(/\/$/, '');
 const VUS = parseInt(__ENV.VUS || '500', 10);
@@ -14,8 +14,14 @@ const DURATION = __ENV.DURATION || '20s';
 const TICKETS = parseInt(__ENV.TICKETS || '50000', 10);
 
 export const businessErrors = new Rate('business_errors');
+// Requests that got no HTTP status: refused, reset or timed-out connections.
+export const failedConnections = new Counter('failed_connections');
 export const booked = new Counter('bookings_confirmed');
 export const soldOut = new Counter('bookings_sold_out');
+// Latency split by phase: 200 answers come from the selling phase, 409
+// answers from the sold-out phase.
+export const sellingLatency = new Trend('latency_confirmed', true);
+export const soldOutLatency = new Trend('latency_sold_out', true);
 
 export const options = {
   scenarios: {
@@ -51,11 +57,16 @@ export default function (data) {
   });
   const res = http.post(`${BASE_URL}/api/v1/book`, body, JSON_HEADERS);
   const ok = res.status === 200 || res.status === 409;
+  if (res.status === 0) {
+    failedConnections.add(1);
+  }
   businessErrors.add(!ok);
   if (res.status === 200) {
     booked.add(1);
+    sellingLatency.add(res.timings.duration);
   } else if (res.status === 409) {
     soldOut.add(1);
+    soldOutLatency.add(res.timings.duration);
   }
   check(res, {
     'status is 200 or 409': () => ok,

@@ -3,11 +3,13 @@
 //
 // Environment: BASE_URL (default http://127.0.0.1:8080), VUS (500), DURATION (20s).
 import http from 'k6/http';
-import { Rate } from 'k6/metrics';
+import { Counter, Rate } from 'k6/metrics';
 
 const BASE_URL = (__ENV.BASE_URL || 'http://127.0.0.1:8080').replace(/\/$/, '');
 
 export const businessErrors = new Rate('business_errors');
+// Requests that got no HTTP status: refused, reset or timed-out connections.
+export const failedConnections = new Counter('failed_connections');
 
 export const options = {
   scenarios: {
@@ -23,4 +25,7 @@ export const options = {
 export default function () {
   const res = http.get(`${BASE_URL}/healthz`);
   businessErrors.add(res.status !== 200);
+  if (res.status === 0) {
+    failedConnections.add(1);
+  }
 }
