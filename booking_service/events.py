@@ -20,10 +20,13 @@ class EventCatalog:
     """Remembers which events exist, since events are never deleted, so a
     booking needs no PostgreSQL round trip to check its event id."""
 
-    def __init__(self, pool: AsyncConnectionPool, repository: Repository, inventory: InventoryClient) -> None:
+    def __init__(
+        self, pool: AsyncConnectionPool, repository: Repository, inventory: InventoryClient, *, quiet_ms: int
+    ) -> None:
         self._pool = pool
         self._repository = repository
         self._inventory = inventory
+        self._quiet_ms = quiet_ms
         self._known: set[int] = set()
 
     def remember(self, event_id: int) -> None:
@@ -47,10 +50,27 @@ class EventCatalog:
     async def rebuild_stock(self, event_id: int) -> None:
         """Create a missing stock counter from PostgreSQL's sold count.
 
+        A counter that went missing with Redis' data is rebuilt only after a
+        quiet period as long as a hold's lifetime. Holds taken before the
+        loss may still become bookings until their deadlines pass, and a
+        rebuild before then would count those tickets twice. Until then this
+        raises DependencyUnavailable with the time to wait.
+
         Runs under the event's advisory lock, and InitStock keeps a counter
         that another process created meanwhile, so concurrent rebuilds of one
         event write it once.
         """
+        try:
+            rebuild = await self._inventory.begin_rebuild(event_id, quiet_ms=self._quiet_ms)
+        except grpc.aio.AioRpcError as exc:
+            raise DependencyUnavailable("inventory", f"stock rebuild failed: {exc.code().name}: {exc.details()}") from exc
+        if rebuild.stock_exists:
+            return
+        if rebuild.wait_ms > 0:
+            raise DependencyUnavailable(
+                "inventory",
+                f"stock of event {event_id} was lost by Redis and is rebuilt from PostgreSQL in {rebuild.wait_ms} ms; retry then",
+            )
         try:
             async with self._pool.connection() as conn, conn.transaction():
                 event = await self._repository.lock_event_stock(conn, event_id)

@@ -23,7 +23,7 @@ from booking_service.servicer import BookingServicer
 from booking_service.writer import GroupCommitWriter
 from clients.batching import BatchingInventoryClient
 from clients.inventory import InventoryClient
-from common import lifecycle
+from common import lifecycle, limits
 from common.sold_out import SoldOutMemory
 from common.settings import redact_url
 
@@ -50,7 +50,7 @@ class BookingServer:
         self.inventory = InventoryClient(config.inventory_target, timeout=config.inventory_timeout_ms / 1000)
         self.batched_inventory = BatchingInventoryClient(self.inventory, timeout=config.inventory_timeout_ms / 1000)
         self.repository = Repository(self.pool)
-        self.catalog = EventCatalog(self.pool, self.repository, self.inventory)
+        self.catalog = EventCatalog(self.pool, self.repository, self.inventory, quiet_ms=config.hold_ms)
         self.writer = GroupCommitWriter(
             self.pool, max_batch=config.group_commit_max_batch, workers=config.group_commit_workers
         )
@@ -72,7 +72,9 @@ class BookingServer:
             interval_s=config.sweep_interval_ms / 1000,
         )
         self.health = health.aio.HealthServicer()
-        self.server = grpc.aio.server(options=[("grpc.so_reuseport", 1)])
+        self.server = limits.grpc_server(
+            max_message_bytes=config.max_message_bytes, max_in_flight=config.max_in_flight
+        )
         booking_pb2_grpc.add_BookingServiceServicer_to_server(
             BookingServicer(
                 saga=self.saga,

@@ -45,6 +45,10 @@ class InventoryClient:
         request = pb.InitStockRequest(event_id=event_id, total=total, available=available, replace=replace)
         return await self._call("InitStock", self._stub.InitStock, request, timeout)
 
+    async def begin_rebuild(self, event_id: int, *, quiet_ms: int, timeout: float | None = None) -> pb.BeginRebuildResponse:
+        request = pb.BeginRebuildRequest(event_id=event_id, quiet_ms=quiet_ms)
+        return await self._call("BeginRebuild", self._stub.BeginRebuild, request, timeout)
+
     async def get_stock(self, event_id: int, *, timeout: float | None = None) -> pb.Stock:
         response = await self._call("GetStock", self._stub.GetStock, pb.GetStockRequest(event_id=event_id), timeout)
         return response.stock

@@ -25,5 +25,10 @@ def expiry_key(event_id: int) -> str:
     return f"{PREFIX}:{{{event_id}}}:expiry"
 
 
+def rebuild_marker_key(event_id: int) -> str:
+    """String: Unix ms (Redis clock) after which a lost counter may be rebuilt."""
+    return f"{PREFIX}:{{{event_id}}}:rebuild-at"
+
+
 def event_keys(event_id: int) -> list[str]:
     return [stock_key(event_id), holds_key(event_id), expiry_key(event_id)]

@@ -56,6 +56,17 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             )
             return pb.InitStockResponse(initialised=created, stock=_stock_message(stock))
 
+    async def BeginRebuild(
+        self, request: pb.BeginRebuildRequest, context: grpc.aio.ServicerContext
+    ) -> pb.BeginRebuildResponse:
+        async with _errors_mapped(context, "BeginRebuild", request.event_id):
+            event_id = rules.positive_id("event_id", request.event_id)
+            quiet_ms = rules.hold_ms(request.quiet_ms)
+            exists, wait_ms = await self._store.begin_rebuild(event_id, quiet_ms)
+            if not exists:
+                logger.warning("stock counter of event %d is missing; rebuild possible in %d ms", event_id, wait_ms)
+            return pb.BeginRebuildResponse(stock_exists=exists, wait_ms=wait_ms)
+
     async def GetStock(self, request: pb.GetStockRequest, context: grpc.aio.ServicerContext) -> pb.GetStockResponse:
         async with _errors_mapped(context, "GetStock", request.event_id):
             event_id = rules.positive_id("event_id", request.event_id)

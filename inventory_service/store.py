@@ -111,6 +111,7 @@ class StockStore:
         self._init = client.register_script(_load_script("init_stock.lua"))
         self._list_expired = client.register_script(_load_script("list_expired.lua"))
         self._expire = client.register_script(_load_script("expire.lua"))
+        self._begin_rebuild = client.register_script(_load_script("begin_rebuild.lua"))
 
     async def ping(self) -> bool:
         return bool(await self._client.ping())
@@ -120,6 +121,13 @@ class StockStore:
         reply = await self._init(keys=[keys.stock_key(event_id)], args=[available, total, int(replace)])
         initialised, stock_total, stock_available, held = (int(x) for x in reply)
         return bool(initialised), Stock(event_id, stock_total, stock_available, held)
+
+    async def begin_rebuild(self, event_id: int, quiet_ms: int) -> tuple[bool, int]:
+        """Return (stock_exists, wait_ms) for a counter that may need a rebuild."""
+        exists, wait_ms = await self._begin_rebuild(
+            keys=[keys.stock_key(event_id), keys.rebuild_marker_key(event_id)], args=[quiet_ms]
+        )
+        return bool(exists), int(wait_ms)
 
     async def get_stock(self, event_id: int) -> Stock:
         total, available, held = await self._client.hmget(keys.stock_key(event_id), "total", "available", "held")

@@ -100,19 +100,55 @@ def test_check_constraint_rejects_oversell(db: psycopg.Connection) -> None:
     assert db.execute("SELECT sold_tickets FROM events WHERE id = %s", (event_id,)).fetchone()[0] == 0
 
 
-async def test_missing_counter_rebuilt_from_postgres(
+async def test_missing_counter_rebuilt_after_quiet_period(
     booking: BookingClient, db, cache, event_name: str
 ) -> None:
-    event = await booking.create_event(event_name, 10)
-    await booking.book(user_id=1, event_id=event.id, quantity=4)
     from inventory_service import keys
 
+    event = await booking.create_event(event_name, 10)
+    await booking.book(user_id=1, event_id=event.id, quantity=4)
     cache.delete(*keys.event_keys(event.id))
+
+    with pytest.raises(grpc.aio.AioRpcError) as waiting:
+        await booking.book(user_id=2, event_id=event.id, quantity=6)
+    marker = int(cache.get(keys.rebuild_marker_key(event.id)))
+    # Let the quiet period (one hold lifetime, 30 s here) pass at once.
+    cache.set(keys.rebuild_marker_key(event.id), marker - 60_000)
     reply = await booking.book(user_id=2, event_id=event.id, quantity=6)
     sold_out = await booking.book(user_id=3, event_id=event.id, quantity=1)
 
+    assert waiting.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert "rebuilt from PostgreSQL in" in waiting.value.details()
+    assert event_state(db, cache, event.id).confirmed_quantity == 10
     assert reply.outcome == pb.BOOK_OUTCOME_CONFIRMED
     assert sold_out.outcome == pb.BOOK_OUTCOME_SOLD_OUT
+    assert_consistent(event_state(db, cache, event.id))
+
+
+async def test_rebuild_waits_for_holds_taken_before_loss(
+    booking: BookingClient, inventory: InventoryClient, db, cache, event_name: str
+) -> None:
+    from inventory_service import keys
+
+    event = await booking.create_event(event_name, 10)
+    cache.delete(*keys.event_keys(event.id))
+    first = await inventory.begin_rebuild(event.id, quiet_ms=5000)
+    # A hold from before the loss commits during the quiet period.
+    db.execute(
+        "WITH sold AS (UPDATE events SET sold_tickets = sold_tickets + 3 WHERE id = %(e)s)"
+        " INSERT INTO bookings (event_id, user_id, quantity, status, reservation_id)"
+        " VALUES (%(e)s, 5, 3, 'confirmed', gen_random_uuid())",
+        {"e": event.id},
+    )
+    second = await inventory.begin_rebuild(event.id, quiet_ms=5000)
+    cache.set(keys.rebuild_marker_key(event.id), 0)
+    reply = await booking.book(user_id=6, event_id=event.id, quantity=7)
+
+    assert not first.stock_exists
+    assert 4000 < first.wait_ms <= 5000
+    assert 0 < second.wait_ms <= first.wait_ms
+    assert reply.outcome == pb.BOOK_OUTCOME_CONFIRMED
     state = event_state(db, cache, event.id)
     assert state.confirmed_quantity == 10
+    assert state.redis_available == 0
     assert_consistent(state)

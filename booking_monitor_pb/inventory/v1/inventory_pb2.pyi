@@ -204,3 +204,19 @@ class ExpireHoldsResponse(_message.Message):
     RELEASED_FIELD_NUMBER: _ClassVar[int]
     released: _containers.RepeatedScalarFieldContainer[bool]
     def __init__(self, released: _Optional[_Iterable[bool]] = ...) -> None: ...
+
+class BeginRebuildRequest(_message.Message):
+    __slots__ = ("event_id", "quiet_ms")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    QUIET_MS_FIELD_NUMBER: _ClassVar[int]
+    event_id: int
+    quiet_ms: int
+    def __init__(self, event_id: _Optional[int] = ..., quiet_ms: _Optional[int] = ...) -> None: ...
+
+class BeginRebuildResponse(_message.Message):
+    __slots__ = ("stock_exists", "wait_ms")
+    STOCK_EXISTS_FIELD_NUMBER: _ClassVar[int]
+    WAIT_MS_FIELD_NUMBER: _ClassVar[int]
+    stock_exists: bool
+    wait_ms: int
+    def __init__(self, stock_exists: _Optional[bool] = ..., wait_ms: _Optional[int] = ...) -> None: ...

@@ -41,6 +41,11 @@ class InventoryServiceStub:
                 request_serializer=booking__monitor__pb_dot_inventory_dot_v1_dot_inventory__pb2.InitStockRequest.SerializeToString,
                 response_deserializer=booking__monitor__pb_dot_inventory_dot_v1_dot_inventory__pb2.InitStockResponse.FromString,
                 _registered_method=True)
+        self.BeginRebuild = channel.unary_unary(
+                '/inventory.v1.InventoryService/BeginRebuild',
+                request_serializer=booking__monitor__pb_dot_inventory_dot_v1_dot_inventory__pb2.BeginRebuildRequest.SerializeToString,
+                response_deserializer=booking__monitor__pb_dot_inventory_dot_v1_dot_inventory__pb2.BeginRebuildResponse.FromString,
+                _registered_method=True)
         self.GetStock = channel.unary_unary(
                 '/inventory.v1.InventoryService/GetStock',
                 request_serializer=booking__monitor__pb_dot_inventory_dot_v1_dot_inventory__pb2.GetStockRequest.SerializeToString,
@@ -90,6 +95,14 @@ class InventoryServiceServicer:
 
     def InitStock(self, request, context):
         """Set an event's stock. Without `replace`, an existing counter is kept.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BeginRebuild(self, request, context):
+        """Start, or check on, the quiet period that must pass before a lost
+        counter may be rebuilt from PostgreSQL.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -163,6 +176,11 @@ def add_InventoryServiceServicer_to_server(servicer, server):
                     request_deserializer=booking__monitor__pb_dot_inventory_dot_v1_dot_inventory__pb2.InitStockRequest.FromString,
                     response_serializer=booking__monitor__pb_dot_inventory_dot_v1_dot_inventory__pb2.InitStockResponse.SerializeToString,
             ),
+            'BeginRebuild': grpc.unary_unary_rpc_method_handler(
+                    servicer.BeginRebuild,
+                    request_deserializer=booking__monitor__pb_dot_inventory_dot_v1_dot_inventory__pb2.BeginRebuildRequest.FromString,
+                    response_serializer=booking__monitor__pb_dot_inventory_dot_v1_dot_inventory__pb2.BeginRebuildResponse.SerializeToString,
+            ),
             'GetStock': grpc.unary_unary_rpc_method_handler(
                     servicer.GetStock,
                     request_deserializer=booking__monitor__pb_dot_inventory_dot_v1_dot_inventory__pb2.GetStockRequest.FromString,
@@ -233,6 +251,33 @@ class InventoryService:
             '/inventory.v1.InventoryService/InitStock',
             booking__monitor__pb_dot_inventory_dot_v1_dot_inventory__pb2.InitStockRequest.SerializeToString,
             booking__monitor__pb_dot_inventory_dot_v1_dot_inventory__pb2.InitStockResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BeginRebuild(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/inventory.v1.InventoryService/BeginRebuild',
+            booking__monitor__pb_dot_inventory_dot_v1_dot_inventory__pb2.BeginRebuildRequest.SerializeToString,
+            booking__monitor__pb_dot_inventory_dot_v1_dot_inventory__pb2.BeginRebuildResponse.FromString,
             options,
             channel_credentials,
             insecure,
