@@ -27,7 +27,7 @@ def test_bench_smoke_runs_and_audits(tmp_path: Path) -> None:
 
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     report = (tmp_path / "report.md").read_text()
-    for scenario in ("shim-floor-20", "seed-20", "seed-50", "durable-20", "grpc-noop", "grpc-reserve", "grpc-book", "grpc-get-event"):
+    for scenario in ("shim-floor-20", "seed-20", "seed-50", "durable-20", "grpc-noop", "grpc-reserve", "grpc-book", "grpc-get-event", "lever-no-group-commit-20"):
         assert f"| {scenario} |" in report, f"{scenario} missing from the report"
     assert "FAILED" not in report
     assert (tmp_path / "seed-20.png").stat().st_size > 1000

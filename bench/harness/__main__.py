@@ -37,6 +37,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--vus", default="500,5000", help="virtual users of the two seed runs (default 500,5000)")
     parser.add_argument("--grpc-concurrency", type=int, default=50, help="gRPC calls in flight (default 50)")
     parser.add_argument("--out", type=Path, help="report folder (default bench/results/YYYY-MM-DD)")
+    parser.add_argument(
+        "--no-levers", action="store_true", help="skip the lever runs (the seed scenario once per setting changed)"
+    )
     options = parser.parse_args(argv)
     if options.smoke:
         options.duration, options.grpc_duration, options.vus, options.grpc_concurrency = "3s", "3s", "20,50", 10
@@ -93,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         stack.stop()
 
+    lever_results = [] if options.no_levers else lever_runs(low_vus, options.duration, k6_path, workdir, step)
+
     by_name = {r.name: r for r in results}
     targets = evaluate_targets(by_name, low_vus, high_vus)
     settings = {
@@ -107,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         "through k6's gRPC client (bench/k6/grpc.js)." if scenarios.grpc_tool() == "k6" else "gRPC scenarios ran with ghz."
     )
     command = "make bench" if not options.smoke else "python -m bench.harness --smoke"
+    notes += lever_notes(by_name.get(f"seed-{low_vus}"), lever_results)
+    results += [lever for lever, _ in lever_results]
     text = report.render(
         title=f"Benchmark report, {today}",
         command=command,
@@ -125,6 +132,45 @@ def main(argv: list[str] | None = None) -> int:
         print(f"FAILED: the audit found drift or oversell after {', '.join(failed_audits)}", file=sys.stderr)
         return 1
     return 0
+
+
+# Each lever run changes one setting of the default stack and repeats the
+# seed scenario at the lower user count, so its effect shows against seed-N.
+LEVERS = {
+    "no-group-commit": ({"GROUP_COMMIT_MAX_BATCH": "1"}, "one booking per INSERT transaction"),
+    "no-sold-out-memory": ({"SOLD_OUT_MEMORY_MS": "0"}, "every sold-out request asks the inventory"),
+    "two-shim-workers": ({"REST_WORKERS": "2"}, "two uvicorn worker processes for the shim"),
+}
+
+
+def lever_runs(vus: int, duration: str, k6_path: str, workdir: Path, step) -> list[tuple[ScenarioResult, str]]:
+    runs = []
+    for name, (env, description) in LEVERS.items():
+        stack = Stack(workdir / f"lever-{name}", extra_env=env)
+        stack.start()
+        try:
+            step(f"lever {name}: {description}")
+            result = scenarios.seed(f"lever-{name}-{vus}", stack, vus, duration, 50_000, k6_path, workdir)
+        finally:
+            stack.stop()
+        runs.append((result, description))
+    return runs
+
+
+def lever_notes(baseline: ScenarioResult | None, runs: list[tuple[ScenarioResult, str]]) -> list[str]:
+    if baseline is None or baseline.k6 is None:
+        return []
+    notes = []
+    for result, description in runs:
+        if result.k6 is None:
+            continue
+        ratio = result.k6.rate / baseline.k6.rate if baseline.k6.rate else 0.0
+        notes.append(
+            f"Lever {result.name} ({description}): {result.k6.rate:.0f} requests/s, p95 "
+            f"{result.k6.latency('p(95)'):.1f} ms, {ratio:.2f}x the requests/s of {baseline.name} "
+            f"(p95 {baseline.k6.latency('p(95)'):.1f} ms) with the default settings."
+        )
+    return notes
 
 
 def grpc_scenarios(stack: Stack, options: argparse.Namespace, k6_path: str, workdir: Path, step) -> list[ScenarioResult]:
