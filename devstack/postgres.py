@@ -17,7 +17,7 @@ import psycopg
 
 from devstack.binaries import postgres_binary
 from devstack.ports import free_port, wait_for_port
-from devstack.process import ManagedProcess
+from devstack.process import ManagedProcess, as_user
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ class PostgresServer:
             "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-instructions",
         ]
         started = time.monotonic()
-        result = subprocess.run(command, user=self.user, capture_output=True, text=True, cwd="/")
+        result = subprocess.run(as_user(command, self.user), capture_output=True, text=True, cwd="/")
         if result.returncode != 0:
             raise RuntimeError(f"initdb failed with status {result.returncode}: {result.stderr.strip()}")
         logger.info("initdb of %s took %.1f s", self.data_dir, time.monotonic() - started)

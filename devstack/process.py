@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -12,13 +13,29 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 
+def as_user(argv: list[str], user: str | None) -> list[str]:
+    """Prefix argv so the command runs as `user`, through setpriv.
+
+    Popen(user=...) would switch users between fork and exec, which makes
+    Python fork instead of vfork; forking a process whose gRPC threads are
+    busy occasionally crashed the child before exec. setpriv switches after
+    exec, so the usual fast spawn path stays in use.
+    """
+    if user is None:
+        return argv
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        raise RuntimeError(f"running {argv[0]} as {user} needs setpriv (Debian package util-linux)")
+    return [setpriv, f"--reuid={user}", f"--regid={user}", "--init-groups", "--reset-env", "--", *argv]
+
+
 class ManagedProcess:
     """Start a command with its output in a log file; stop it by its process group id."""
 
     def __init__(self, name: str, argv: list[str], *, log_path: Path, env: dict[str, str] | None = None,
                  user: str | None = None, cwd: Path | None = None) -> None:
         self.name = name
-        self.argv = argv
+        self.argv = as_user(argv, user)
         self.log_path = log_path
         self.env = env
         self.user = user
@@ -39,7 +56,6 @@ class ManagedProcess:
                 stderr=subprocess.STDOUT,
                 env=self.env,
                 cwd=self.cwd,
-                user=self.user,
                 start_new_session=True,
             )
         logger.info("started %s (pid %d), log %s", self.name, self.proc.pid, self.log_path)
