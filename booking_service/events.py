@@ -56,9 +56,11 @@ class EventCatalog:
         rebuild before then would count those tickets twice. Until then this
         raises DependencyUnavailable with the time to wait.
 
-        Runs under the event's advisory lock, and InitStock keeps a counter
-        that another process created meanwhile, so concurrent rebuilds of one
-        event write it once.
+        Runs under the event's row lock, and InitStock keeps a counter that
+        another process created meanwhile, so concurrent rebuilds of one
+        event write it once. Cancels whose tickets have not yet gone back to
+        Redis are already counted as available here, so their holds get
+        tombstones and a late Release of them returns nothing.
         """
         try:
             rebuild = await self._inventory.begin_rebuild(event_id, quiet_ms=self._quiet_ms)
@@ -73,11 +75,15 @@ class EventCatalog:
             )
         try:
             async with self._pool.connection() as conn, conn.transaction():
-                event = await self._repository.lock_event_stock(conn, event_id)
-                if event is None:
+                locked = await self._repository.lock_event_stock(conn, event_id)
+                if locked is None:
                     raise NotFound("event", event_id)
+                event, pending_releases = locked
                 reply = await self._inventory.init_stock(
-                    event_id, total=event.total_tickets, available=event.available_tickets
+                    event_id,
+                    total=event.total_tickets,
+                    available=event.available_tickets,
+                    released_reservation_ids=[str(r) for r in pending_releases],
                 )
         except psycopg.Error as exc:
             raise DependencyUnavailable("PostgreSQL", f"stock rebuild failed: {exc}") from exc

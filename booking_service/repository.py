@@ -106,12 +106,19 @@ class Repository:
             total_row = await count.fetchone()
         return rows, int(total_row[0]) if total_row else 0
 
-    async def lock_event_stock(self, conn, event_id: int) -> EventRow | None:
-        """Take the per-event advisory lock for this transaction and read the event."""
-        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (event_id,))
+    async def lock_event_stock(self, conn, event_id: int) -> tuple[EventRow, list[uuid.UUID]] | None:
+        """Lock the event row for this transaction; return it with its pending releases.
+
+        Every booking insert and cancel updates the event row, so while the
+        lock is held its sold count and pending releases cannot change.
+        """
         cursor = conn.cursor(row_factory=class_row(EventRow))
-        await cursor.execute(f"SELECT {EVENT_COLUMNS} FROM events WHERE id = %s", (event_id,))
-        return await cursor.fetchone()
+        await cursor.execute(f"SELECT {EVENT_COLUMNS} FROM events WHERE id = %s FOR UPDATE", (event_id,))
+        event = await cursor.fetchone()
+        if event is None:
+            return None
+        pending = await conn.execute("SELECT reservation_id FROM pending_releases WHERE event_id = %s", (event_id,))
+        return event, [row[0] for row in await pending.fetchall()]
 
     async def release_done(self, reservation_id: uuid.UUID) -> None:
         async with self._pool.connection() as conn:

@@ -40,9 +40,22 @@ class InventoryClient:
         await self.close()
 
     async def init_stock(
-        self, event_id: int, *, total: int, available: int, replace: bool = False, timeout: float | None = None
+        self,
+        event_id: int,
+        *,
+        total: int,
+        available: int,
+        replace: bool = False,
+        released_reservation_ids: list[str] | None = None,
+        timeout: float | None = None,
     ) -> pb.InitStockResponse:
-        request = pb.InitStockRequest(event_id=event_id, total=total, available=available, replace=replace)
+        request = pb.InitStockRequest(
+            event_id=event_id,
+            total=total,
+            available=available,
+            replace=replace,
+            released_reservation_ids=released_reservation_ids or [],
+        )
         return await self._call("InitStock", self._stub.InitStock, request, timeout)
 
     async def begin_rebuild(self, event_id: int, *, quiet_ms: int, timeout: float | None = None) -> pb.BeginRebuildResponse:

@@ -47,8 +47,14 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             total = rules.total_tickets(request.total, field="total")
             if not 0 <= request.available <= total:
                 raise rules.InvalidInput("available", f"must be from 0 to total ({total}), got {request.available}")
+            released = []
+            for index, reservation_id in enumerate(request.released_reservation_ids):
+                try:
+                    released.append(rules.reservation_id(reservation_id))
+                except rules.InvalidInput as exc:
+                    raise rules.InvalidInput(f"released_reservation_ids[{index}]", exc.rule) from None
             created, stock = await self._store.init_stock(
-                event_id, available=request.available, total=total, replace=request.replace
+                event_id, available=request.available, total=total, replace=request.replace, released=released
             )
             logger.info(
                 "stock for event %d %s: total=%d available=%d",

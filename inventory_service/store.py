@@ -116,9 +116,17 @@ class StockStore:
     async def ping(self) -> bool:
         return bool(await self._client.ping())
 
-    async def init_stock(self, event_id: int, *, available: int, total: int, replace: bool) -> tuple[bool, Stock]:
-        """Create the counter (or overwrite it when replace is set); return (created, stock)."""
-        reply = await self._init(keys=[keys.stock_key(event_id)], args=[available, total, int(replace)])
+    async def init_stock(
+        self, event_id: int, *, available: int, total: int, replace: bool, released: list[str] | None = None
+    ) -> tuple[bool, Stock]:
+        """Create the counter (or overwrite it when replace is set); return (created, stock).
+
+        `released` reservation ids get tombstones when the counter is written.
+        """
+        reply = await self._init(
+            keys=[keys.stock_key(event_id), keys.holds_key(event_id)],
+            args=[available, total, int(replace), *(released or [])],
+        )
         initialised, stock_total, stock_available, held = (int(x) for x in reply)
         return bool(initialised), Stock(event_id, stock_total, stock_available, held)
 

@@ -346,3 +346,15 @@ async def test_confirm_batch_answers_in_order(inventory: InventoryClient) -> Non
     ]
     stock = await inventory.get_stock(event_id)
     assert (stock.available, stock.held) == (3, 0)
+
+
+async def test_init_stock_tombstones_released_ids(inventory: InventoryClient) -> None:
+    event_id = new_event_id()
+    cancelled = new_reservation()
+
+    await inventory.init_stock(event_id, total=10, available=10, released_reservation_ids=[cancelled])
+    late = await inventory.release(event_id, cancelled, quantity_if_unknown=4)
+
+    assert not late.released
+    assert late.previous_state == pb.HOLD_STATE_RELEASED
+    assert (await inventory.get_stock(event_id)).available == 10

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import grpc
 import psycopg
@@ -151,4 +152,39 @@ async def test_rebuild_waits_for_holds_taken_before_loss(
     state = event_state(db, cache, event.id)
     assert state.confirmed_quantity == 10
     assert state.redis_available == 0
+    assert_consistent(state)
+
+
+async def test_rebuild_counts_pending_release_once(
+    booking: BookingClient, db, cache, event_name: str
+) -> None:
+    from inventory_service import keys
+
+    event = await booking.create_event(event_name, 10)
+    booked = (await booking.book(user_id=4, event_id=event.id, quantity=4)).booking
+    # A cancel whose Release failed, then Redis loses the event's data.
+    db.execute(
+        "WITH c AS (UPDATE bookings SET status = 'cancelled', cancelled_at = now() WHERE id = %(b)s"
+        " RETURNING reservation_id, event_id, quantity),"
+        " s AS (UPDATE events e SET sold_tickets = sold_tickets - c.quantity FROM c WHERE e.id = c.event_id)"
+        " INSERT INTO pending_releases (reservation_id, event_id, quantity) SELECT reservation_id, event_id, quantity FROM c",
+        {"b": booked.id},
+    )
+    cache.delete(*keys.event_keys(event.id))
+    cache.set(keys.rebuild_marker_key(event.id), 0)
+
+    reply = await booking.book(user_id=5, event_id=event.id, quantity=1)
+    tombstone = cache.hget(keys.holds_key(event.id), booked.reservation_id)
+    # The maintenance loop retries the pending release (after 2 s) and must
+    # find the tombstone instead of returning the 4 tickets a second time.
+    for _ in range(50):
+        if not db.execute("SELECT 1 FROM pending_releases WHERE reservation_id = %s", (uuid.UUID(booked.reservation_id),)).fetchone():
+            break
+        await asyncio.sleep(0.2)
+
+    assert reply.outcome == pb.BOOK_OUTCOME_CONFIRMED
+    assert tombstone == "R:0"
+    state = event_state(db, cache, event.id)
+    assert state.confirmed_quantity == 1
+    assert state.redis_available == 9
     assert_consistent(state)

@@ -38,16 +38,18 @@ HOLD_STATE_RELEASED: HoldState
 HOLD_STATE_UNKNOWN: HoldState
 
 class InitStockRequest(_message.Message):
-    __slots__ = ("event_id", "available", "total", "replace")
+    __slots__ = ("event_id", "available", "total", "replace", "released_reservation_ids")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     AVAILABLE_FIELD_NUMBER: _ClassVar[int]
     TOTAL_FIELD_NUMBER: _ClassVar[int]
     REPLACE_FIELD_NUMBER: _ClassVar[int]
+    RELEASED_RESERVATION_IDS_FIELD_NUMBER: _ClassVar[int]
     event_id: int
     available: int
     total: int
     replace: bool
-    def __init__(self, event_id: _Optional[int] = ..., available: _Optional[int] = ..., total: _Optional[int] = ..., replace: _Optional[bool] = ...) -> None: ...
+    released_reservation_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, event_id: _Optional[int] = ..., available: _Optional[int] = ..., total: _Optional[int] = ..., replace: _Optional[bool] = ..., released_reservation_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class InitStockResponse(_message.Message):
     __slots__ = ("initialised", "stock")
