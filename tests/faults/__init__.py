@@ -1,0 +1,1 @@
+"""Fault-injection tests: kill, restart or break one component under booking load."""
