@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from common import settings
+from common import limits, settings
 from common.settings import Setting
 
 SETTINGS = [
@@ -23,6 +23,8 @@ SETTINGS = [
     Setting("SWEEP_INTERVAL_MS", "1000", "pause between expiry sweeps and retries of pending releases", settings.integer(10, 3_600_000), "ms"),
     Setting("IDEMPOTENCY_KEY_TTL_S", "86400", "how long an idempotency key is remembered", settings.integer(1, 30 * 86_400), "s"),
     Setting("SHUTDOWN_GRACE_MS", "5000", "time in-flight calls get to finish after SIGTERM", settings.integer(0, 600_000), "ms"),
+    limits.MAX_MESSAGE_SETTING,
+    limits.in_flight_setting("BOOKING_MAX_IN_FLIGHT", 4096),
     *settings.LOGGING_SETTINGS,
 ]
 
@@ -46,6 +48,8 @@ class BookingConfig:
     shutdown_grace_ms: int
     log_level: str
     log_format: str
+    max_message_bytes: int = limits.DEFAULT_MAX_MESSAGE_BYTES
+    max_in_flight: int = 4096
 
     @property
     def insert_margin_s(self) -> float:
@@ -84,4 +88,6 @@ class BookingConfig:
             shutdown_grace_ms=values["SHUTDOWN_GRACE_MS"],
             log_level=values["LOG_LEVEL"],
             log_format=values["LOG_FORMAT"],
+            max_message_bytes=values["GRPC_MAX_MESSAGE_BYTES"],
+            max_in_flight=values["BOOKING_MAX_IN_FLIGHT"],
         )

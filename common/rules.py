@@ -13,6 +13,7 @@ MIN_QUANTITY = 1
 MAX_QUANTITY = 10
 MAX_NAME_LENGTH = 255
 MAX_TOTAL_TICKETS = 10_000_000
+MAX_PAGE = 1_000_000
 MAX_PAGE_SIZE = 100
 MAX_HOLD_MS = 24 * 3600 * 1000
 MAX_REQUEST_ID_LENGTH = 128
@@ -77,12 +78,14 @@ def hold_ms(value: int) -> int:
 
 
 def page(value: int) -> int:
-    if not 0 <= value <= 1_000_000:
-        raise InvalidInput("page", f"must be from 1 to 1000000, got {value}")
+    """Check a page number; 0 (unset in protobuf) means the first page."""
+    if not 0 <= value <= MAX_PAGE:
+        raise InvalidInput("page", f"must be from 1 to {MAX_PAGE}, got {value}")
     return value or 1
 
 
 def page_size(value: int, default: int) -> int:
+    """Check a page size; 0 (unset in protobuf) means the default."""
     if not 0 <= value <= MAX_PAGE_SIZE:
         raise InvalidInput("size", f"must be from 1 to {MAX_PAGE_SIZE}, got {value}")
     return value or default

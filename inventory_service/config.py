@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from common import settings
+from common import limits, settings
 from common.settings import Setting
 
 SETTINGS = [
@@ -15,6 +15,8 @@ SETTINGS = [
     Setting("REDIS_TIMEOUT_MS", "2000", "timeout of one Redis call", settings.integer(1, 600_000), "ms"),
     Setting("INVENTORY_HOLD_MS", "30000", "default hold lifetime before the expiry sweep may release it", settings.integer(1000, 86_400_000), "ms"),
     Setting("SHUTDOWN_GRACE_MS", "5000", "time in-flight calls get to finish after SIGTERM", settings.integer(0, 600_000), "ms"),
+    limits.MAX_MESSAGE_SETTING,
+    limits.in_flight_setting("INVENTORY_MAX_IN_FLIGHT", 4096),
     *settings.LOGGING_SETTINGS,
 ]
 
@@ -30,6 +32,8 @@ class InventoryConfig:
     shutdown_grace_ms: int
     log_level: str
     log_format: str
+    max_message_bytes: int = limits.DEFAULT_MAX_MESSAGE_BYTES
+    max_in_flight: int = 4096
 
     @classmethod
     def from_env(cls) -> InventoryConfig:
@@ -44,4 +48,6 @@ class InventoryConfig:
             shutdown_grace_ms=values["SHUTDOWN_GRACE_MS"],
             log_level=values["LOG_LEVEL"],
             log_format=values["LOG_FORMAT"],
+            max_message_bytes=values["GRPC_MAX_MESSAGE_BYTES"],
+            max_in_flight=values["INVENTORY_MAX_IN_FLIGHT"],
         )

@@ -10,7 +10,7 @@ import redis.asyncio as redis
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from booking_monitor_pb.inventory.v1 import inventory_pb2, inventory_pb2_grpc
-from common import lifecycle
+from common import lifecycle, limits
 from common.settings import redact_url
 from inventory_service.config import InventoryConfig
 from inventory_service.servicer import InventoryServicer
@@ -45,7 +45,9 @@ class InventoryServer:
         self.redis = make_redis(config)
         self.store = StockStore(self.redis)
         self.health = health.aio.HealthServicer()
-        self.server = grpc.aio.server(options=[("grpc.so_reuseport", 1)])
+        self.server = limits.grpc_server(
+            max_message_bytes=config.max_message_bytes, max_in_flight=config.max_in_flight
+        )
         inventory_pb2_grpc.add_InventoryServiceServicer_to_server(
             InventoryServicer(self.store, default_hold_ms=config.hold_ms), self.server
         )

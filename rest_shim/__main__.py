@@ -39,6 +39,7 @@ def _note_stop_signal(sig: int, frame: object) -> None:
 def serve_with_granian(config: ShimConfig) -> None:
     # granian is an optional alternative, installed with the dev extras.
     from granian.constants import Interfaces, Loops
+    from granian.http import HTTP1Settings
     from granian.server import Server
 
     Server(
@@ -51,6 +52,7 @@ def serve_with_granian(config: ShimConfig) -> None:
         backlog=config.backlog,
         factory=True,
         log_access=False,
+        http1_settings=HTTP1Settings(header_read_timeout=config.header_timeout_ms),
     ).serve()
 
 
@@ -70,7 +72,9 @@ def serve_with_uvicorn(config: ShimConfig) -> None:
         port=config.port,
         workers=config.workers,
         loop="uvloop",
-        http="httptools",
+        # httptools, with a deadline and a size limit for request headers.
+        http="rest_shim.protocol:GuardedHttpToolsProtocol",
+        timeout_keep_alive=config.keep_alive_s,
         backlog=config.backlog,
         factory=True,
         access_log=False,

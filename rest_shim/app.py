@@ -1,9 +1,20 @@
 """The REST routes, translating JSON requests into booking service calls.
 
-Status codes: 200/201 success, 400 invalid input, 404 unknown event or
-booking, 409 sold out, 422 an Idempotency-Key reused with a different body,
-503 a dependency is down or timed out. Errors are JSON objects
-{"error": "..."}.
+Status codes:
+- 200/201 success
+- 400 invalid input
+- 401 missing or wrong admin token
+- 404 unknown event or booking
+- 408 body not received in time
+- 409 sold out
+- 413 body too large
+- 415 body not declared as JSON
+- 422 an Idempotency-Key reused with a different body
+- 503 too many requests in flight (with Retry-After), or a dependency is
+  down or timed out
+
+Errors are JSON objects {"error": "..."}. Every check of the request runs
+before the booking service is called.
 """
 
 from __future__ import annotations
@@ -18,6 +29,8 @@ import orjson
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -27,7 +40,10 @@ from clients.booking import BookingClient
 from common import rules
 from common.rules import InvalidInput
 from rest_shim import body as parse
+from rest_shim.auth import AdminToken
 from rest_shim.config import ShimConfig
+from rest_shim.errors import RequestRejected
+from rest_shim.limits import RequestLimits, read_body
 from rest_shim.views import STATUS_VALUES, booking_json, event_json
 
 logger = logging.getLogger(__name__)
@@ -51,6 +67,10 @@ GRPC_TO_HTTP = {
 IDEMPOTENCY_HEADER = "idempotency-key"
 CREATE_EVENT_FIELDS = frozenset({"name", "total_tickets"})
 BOOK_FIELDS = frozenset({"user_id", "event_id", "quantity"})
+HISTORY_PARAMETERS = frozenset({"page", "size", "status", "user_id", "event_id"})
+NO_PARAMETERS: frozenset[str] = frozenset()
+# Probes and metrics, which the in-flight bound neither counts nor rejects.
+UNLIMITED_PATHS = ("/healthz", "/readyz", "/api/v1/health", "/metrics")
 
 
 def idempotency_key(request: Request) -> str:
@@ -62,12 +82,12 @@ def idempotency_key(request: Request) -> str:
         raise InvalidInput("Idempotency-Key", exc.rule) from None
 
 
-def json_response(payload: object, status: int = 200) -> Response:
-    return Response(orjson.dumps(payload), status_code=status, media_type="application/json")
+def json_response(payload: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(payload), status_code=status, headers=headers, media_type="application/json")
 
 
-def error_response(message: str, status: int) -> Response:
-    return json_response({"error": message}, status)
+def error_response(message: str, status: int, headers: dict[str, str] | None = None) -> Response:
+    return json_response({"error": message}, status, headers)
 
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -82,6 +102,8 @@ def instrumented(route: str, handler: Handler) -> Handler:
             response = await handler(request)
         except InvalidInput as exc:
             response = error_response(str(exc), 400)
+        except RequestRejected as exc:
+            response = error_response(str(exc), exc.status, exc.headers)
         except grpc.aio.AioRpcError as exc:
             status = GRPC_TO_HTTP.get(exc.code(), 500)
             if status >= 500:
@@ -97,6 +119,7 @@ def instrumented(route: str, handler: Handler) -> Handler:
 class Routes:
     def __init__(self, config: ShimConfig) -> None:
         self.config = config
+        self.admin = AdminToken(config.admin_token)
         self.booking: BookingClient | None = None
 
     @property
@@ -104,50 +127,70 @@ class Routes:
         assert self.booking is not None, "the lifespan opens the client before any request"
         return self.booking
 
+    async def json_object(self, request: Request) -> dict:
+        """Check the Content-Type, read the body within the size and time limits, and parse it."""
+        parse.check_content_type(request.headers.get("content-type"))
+        raw = await read_body(
+            request, max_bytes=self.config.max_body_bytes, timeout_s=self.config.body_timeout_ms / 1000
+        )
+        return parse.parse_object(raw)
+
     async def create_event(self, request: Request) -> Response:
-        payload = parse.parse_object(await request.body())
+        self.admin.check(request)
+        parse.query_params(request.scope["query_string"], NO_PARAMETERS)
+        payload = await self.json_object(request)
         parse.reject_unknown_fields(payload, CREATE_EVENT_FIELDS)
-        name = parse.string_field(payload, "name")
-        total = parse.integer_field(payload, "total_tickets")
-        event = await self.client.create_event(name, total, request_id=idempotency_key(request))
+        name = rules.event_name(parse.string_field(payload, "name"))
+        total = rules.total_tickets(parse.integer_field(payload, "total_tickets"))
+        request_id = idempotency_key(request)
+        event = await self.client.create_event(name, total, request_id=request_id)
         return json_response(event_json(event), 201)
 
     async def get_event(self, request: Request) -> Response:
+        parse.query_params(request.scope["query_string"], NO_PARAMETERS)
         event_id = parse.path_id(request.path_params["event_id"], "event_id")
         return json_response(event_json(await self.client.get_event(event_id)))
 
     async def book(self, request: Request) -> Response:
-        payload = parse.parse_object(await request.body())
+        parse.query_params(request.scope["query_string"], NO_PARAMETERS)
+        payload = await self.json_object(request)
         parse.reject_unknown_fields(payload, BOOK_FIELDS)
-        user_id = parse.integer_field(payload, "user_id")
-        event_id = parse.integer_field(payload, "event_id")
-        quantity = parse.integer_field(payload, "quantity")
-        reply = await self.client.book(
-            user_id=user_id, event_id=event_id, quantity=quantity, request_id=idempotency_key(request)
-        )
+        user_id = rules.positive_id("user_id", parse.integer_field(payload, "user_id"))
+        event_id = rules.positive_id("event_id", parse.integer_field(payload, "event_id"))
+        quantity = rules.quantity(parse.integer_field(payload, "quantity"))
+        request_id = idempotency_key(request)
+        reply = await self.client.book(user_id=user_id, event_id=event_id, quantity=quantity, request_id=request_id)
         if reply.outcome == pb.BOOK_OUTCOME_SOLD_OUT:
             return error_response("sold out", 409)
         return json_response(booking_json(reply.booking))
 
     async def get_booking(self, request: Request) -> Response:
+        parse.query_params(request.scope["query_string"], NO_PARAMETERS)
         booking_id = parse.path_id(request.path_params["booking_id"], "booking_id")
         return json_response(booking_json(await self.client.get_booking(booking_id)))
 
     async def cancel_booking(self, request: Request) -> Response:
+        parse.query_params(request.scope["query_string"], NO_PARAMETERS)
         booking_id = parse.path_id(request.path_params["booking_id"], "booking_id")
         return json_response(booking_json(await self.client.cancel_booking(booking_id)))
 
     async def history(self, request: Request) -> Response:
-        params = request.query_params
-        status_name = params.get("status", "")
-        if status_name and status_name not in STATUS_VALUES:
+        params = parse.query_params(request.scope["query_string"], HISTORY_PARAMETERS)
+        status_name = params.get("status")
+        if status_name is not None and status_name not in STATUS_VALUES:
             raise InvalidInput("status", f"must be confirmed or cancelled, got {status_name[:32]!r}")
+        # An absent parameter is sent as 0, which the booking service reads
+        # as its default page or size, or as no filter on the field.
+        page = parse.query_integer(params, "page", default=0, minimum=1, maximum=rules.MAX_PAGE)
+        size = parse.query_integer(params, "size", default=0, minimum=1, maximum=rules.MAX_PAGE_SIZE)
+        user_id = parse.query_integer(params, "user_id", default=0, minimum=1, maximum=rules.INT64_MAX)
+        event_id = parse.query_integer(params, "event_id", default=0, minimum=1, maximum=rules.INT64_MAX)
         reply = await self.client.list_bookings(
-            page=parse.query_integer(params, "page", default=1),
-            size=parse.query_integer(params, "size", default=20),
-            status=STATUS_VALUES.get(status_name, pb.BOOKING_STATUS_UNSPECIFIED),
-            user_id=parse.query_integer(params, "user_id", default=0),
-            event_id=parse.query_integer(params, "event_id", default=0),
+            page=page,
+            size=size,
+            status=STATUS_VALUES[status_name] if status_name else pb.BOOKING_STATUS_UNSPECIFIED,
+            user_id=user_id,
+            event_id=event_id,
         )
         return json_response({
             "data": [booking_json(b) for b in reply.bookings],
@@ -179,7 +222,11 @@ def create_app(config: ShimConfig | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         routes.booking = BookingClient(config.booking_target, timeout=config.booking_timeout_ms / 1000)
-        logger.info("REST shim ready, booking service at %s", config.booking_target)
+        logger.info(
+            "REST shim ready, booking service at %s, at most %d requests in flight, admin routes %s",
+            config.booking_target, config.max_in_flight,
+            "require a bearer token" if routes.admin.enabled else "open (REST_ADMIN_TOKEN is off)",
+        )
         yield
         await routes.booking.close()
         logger.info("REST shim stopped")
@@ -187,7 +234,7 @@ def create_app(config: ShimConfig | None = None) -> Starlette:
     def route(path: str, name: str, handler: Handler, methods: list[str]) -> Route:
         return Route(path, instrumented(name, handler), methods=methods)
 
-    return Starlette(
+    app = Starlette(
         routes=[
             route("/api/v1/events", "create_event", routes.create_event, ["POST"]),
             route("/api/v1/events/{event_id}", "get_event", routes.get_event, ["GET"]),
@@ -201,5 +248,23 @@ def create_app(config: ShimConfig | None = None) -> Starlette:
             route("/api/v1/health", "readiness", routes.readiness, ["GET"]),
             Route("/metrics", routes.metrics, methods=["GET"]),
         ],
+        middleware=[
+            Middleware(
+                RequestLimits,
+                max_in_flight=config.max_in_flight,
+                max_body_bytes=config.max_body_bytes,
+                exempt=UNLIMITED_PATHS,
+            ),
+        ],
+        exception_handlers={HTTPException: http_error},
         lifespan=lifespan,
     )
+    # Tests swap the booking client through this after the lifespan starts.
+    app.state.routes = routes
+    return app
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """Render Starlette's own errors (unknown path, wrong method) in the API's JSON shape."""
+    assert isinstance(exc, HTTPException)
+    return error_response(exc.detail, exc.status_code, exc.headers)
