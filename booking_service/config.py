@@ -20,6 +20,7 @@ SETTINGS = [
     Setting("GROUP_COMMIT_MAX_BATCH", "256", "maximum bookings written by one INSERT", settings.integer(1, 10_000)),
     Setting("GROUP_COMMIT_WORKERS", "2", "batches being written at once", settings.integer(1, 100)),
     Setting("SOLD_OUT_MEMORY_MS", "100", "how long a sold-out answer is reused without asking the inventory (0 turns it off); returned stock may be invisible that long", settings.integer(0, 60_000), "ms"),
+    Setting("MAX_TICKETS_PER_USER", "0", "maximum confirmed tickets one user may hold for one event (0 turns the limit off)", settings.integer(0, 1_000_000)),
     Setting("SWEEP_INTERVAL_MS", "1000", "pause between expiry sweeps and retries of pending releases", settings.integer(10, 3_600_000), "ms"),
     Setting("IDEMPOTENCY_KEY_TTL_S", "86400", "how long an idempotency key is remembered", settings.integer(1, 30 * 86_400), "s"),
     Setting("SHUTDOWN_GRACE_MS", "5000", "time in-flight calls get to finish after SIGTERM", settings.integer(0, 600_000), "ms"),
@@ -43,6 +44,7 @@ class BookingConfig:
     group_commit_max_batch: int
     group_commit_workers: int
     sold_out_memory_ms: int
+    max_tickets_per_user: int
     sweep_interval_ms: int
     idempotency_key_ttl_s: int
     shutdown_grace_ms: int
@@ -83,6 +85,7 @@ class BookingConfig:
             group_commit_max_batch=values["GROUP_COMMIT_MAX_BATCH"],
             group_commit_workers=values["GROUP_COMMIT_WORKERS"],
             sold_out_memory_ms=values["SOLD_OUT_MEMORY_MS"],
+            max_tickets_per_user=values["MAX_TICKETS_PER_USER"],
             sweep_interval_ms=values["SWEEP_INTERVAL_MS"],
             idempotency_key_ttl_s=values["IDEMPOTENCY_KEY_TTL_S"],
             shutdown_grace_ms=values["SHUTDOWN_GRACE_MS"],

@@ -146,3 +146,13 @@ class Repository:
                 "SELECT reservation_id FROM bookings WHERE reservation_id = ANY(%s)", (reservation_ids,)
             )
             return {row[0] for row in await cursor.fetchall()}
+
+    async def user_confirmed_quantity(self, event_id: int, user_id: int) -> int:
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(
+                "SELECT coalesce(sum(quantity), 0) FROM bookings"
+                " WHERE event_id = %s AND user_id = %s AND status = 'confirmed'",
+                (event_id, user_id),
+            )
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0

@@ -37,6 +37,7 @@ logger = logging.getLogger(__name__)
 class BookOutcome(enum.Enum):
     CONFIRMED = "confirmed"
     SOLD_OUT = "sold_out"
+    USER_LIMIT_REACHED = "user_limit_reached"
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class BookingSaga:
         hold_ms: int,
         insert_margin_s: float,
         sold_out_memory: SoldOutMemory,
+        max_tickets_per_user: int = 0,
     ) -> None:
         self._inventory = inventory
         self._batched = batched
@@ -76,6 +78,7 @@ class BookingSaga:
         self._hold_ms = hold_ms
         self._insert_margin_s = insert_margin_s
         self._sold_out = sold_out_memory
+        self._max_tickets_per_user = max_tickets_per_user
         self._in_flight: set[asyncio.Task[BookResult]] = set()
 
     async def book(
@@ -187,12 +190,27 @@ class BookingSaga:
             raise DependencyUnavailable("PostgreSQL", f"insert failed: {exc}") from exc
 
         if row is None:
+            if self._max_tickets_per_user and await self._over_user_limit(booking):
+                await self._compensate(booking, f"user {booking.user_id} reached the per-user limit")
+                return BookResult(BookOutcome.USER_LIMIT_REACHED)
             # PostgreSQL has fewer tickets left than Redis thought: it wins.
             await self._compensate(booking, "PostgreSQL has too few tickets left")
             return BookResult(BookOutcome.SOLD_OUT)
 
         await self._confirm(booking)
         return BookResult(BookOutcome.CONFIRMED, row)
+
+    async def _over_user_limit(self, booking: NewBooking) -> bool:
+        """Tell whether the insert was refused for the per-user limit rather than for stock.
+
+        NOTE: read after the refusal, so a cancel in between can make a
+        limit refusal read as sold out; neither answer books anything.
+        """
+        try:
+            owned = await self._repository.user_confirmed_quantity(booking.event_id, booking.user_id)
+        except psycopg.Error:
+            return False
+        return owned + booking.quantity > self._max_tickets_per_user
 
     async def _resolve_unknown_insert(self, booking: NewBooking, cause: Exception) -> BookingRow | None:
         try:

@@ -52,7 +52,10 @@ class BookingServer:
         self.repository = Repository(self.pool)
         self.catalog = EventCatalog(self.pool, self.repository, self.inventory, quiet_ms=config.hold_ms)
         self.writer = GroupCommitWriter(
-            self.pool, max_batch=config.group_commit_max_batch, workers=config.group_commit_workers
+            self.pool,
+            max_batch=config.group_commit_max_batch,
+            workers=config.group_commit_workers,
+            max_tickets_per_user=config.max_tickets_per_user,
         )
         self.saga = BookingSaga(
             inventory=self.inventory,
@@ -63,6 +66,7 @@ class BookingServer:
             hold_ms=config.hold_ms,
             insert_margin_s=config.insert_margin_s,
             sold_out_memory=SoldOutMemory(config.sold_out_memory_ms / 1000),
+            max_tickets_per_user=config.max_tickets_per_user,
         )
         self.keys = IdempotencyStore(self.pool, ttl=timedelta(seconds=config.idempotency_key_ttl_s))
         self.maintenance = Maintenance(

@@ -87,6 +87,8 @@ class BookingServicer(pb_grpc.BookingServiceServicer):
                 result = await self._saga.book(user_id=user_id, event_id=event_id, quantity=quantity, timeout=timeout)
             if result.outcome is BookOutcome.SOLD_OUT:
                 return pb.BookResponse(outcome=pb.BOOK_OUTCOME_SOLD_OUT, available_tickets=result.available)
+            if result.outcome is BookOutcome.USER_LIMIT_REACHED:
+                return pb.BookResponse(outcome=pb.BOOK_OUTCOME_USER_LIMIT_REACHED)
             assert result.booking is not None  # a confirmed outcome always carries its row
             return pb.BookResponse(outcome=pb.BOOK_OUTCOME_CONFIRMED, booking=booking_message(result.booking))
 
@@ -160,6 +162,10 @@ class BookingServicer(pb_grpc.BookingServiceServicer):
                     logger.info("request id %r: earlier attempt was released, retrying with a new hold", request_id)
                     continue
                 raise
+            if result.outcome is BookOutcome.USER_LIMIT_REACHED:
+                # Not remembered: the user may cancel and then retry with this key.
+                await self._keys.forget_booking_key(request_id, key.reservation_id)
+                return result
             outcome = "confirmed" if result.outcome is BookOutcome.CONFIRMED else "sold_out"
             await self._keys.record_booking_outcome(request_id, outcome, result.booking.id if result.booking else None)
             return result

@@ -58,6 +58,56 @@ RETURNING id, event_id, user_id, quantity, status, reservation_id, created_at, c
 """
 
 
+# The same, for a per-user cap on tickets per event: first drop the bookings
+# that would take their user past %(cap)s tickets of the event (counting
+# confirmed bookings and earlier ones of this batch), then apply the stock
+# rule to the rest. It runs after the event rows are locked by a separate
+# statement in the same transaction, so its snapshot already contains every
+# booking committed for these events: none can commit while the locks are held.
+INSERT_BATCH_CAPPED_SQL = """
+WITH request AS (
+    SELECT r.event_id, r.user_id, r.quantity, r.reservation_id, r.position
+    FROM unnest(%(event_ids)s::bigint[], %(user_ids)s::bigint[], %(quantities)s::int[], %(reservation_ids)s::uuid[])
+         WITH ORDINALITY AS r(event_id, user_id, quantity, reservation_id, position)
+), owned AS (
+    SELECT b.event_id, b.user_id, sum(b.quantity) AS quantity
+    FROM bookings b
+    JOIN (SELECT DISTINCT event_id, user_id FROM request) u USING (event_id, user_id)
+    WHERE b.status = 'confirmed'
+    GROUP BY b.event_id, b.user_id
+), within_cap AS (
+    SELECT capped.event_id, capped.user_id, capped.quantity, capped.reservation_id, capped.position
+    FROM (
+        SELECT r.*, coalesce(o.quantity, 0)
+               + sum(r.quantity) OVER (PARTITION BY r.event_id, r.user_id ORDER BY r.position) AS user_total
+        FROM request r LEFT JOIN owned o USING (event_id, user_id)
+    ) capped
+    WHERE capped.user_total <= %(cap)s
+), locked AS (
+    SELECT e.id, e.total_tickets - e.sold_tickets AS remaining
+    FROM events e
+    WHERE e.id IN (SELECT event_id FROM within_cap)
+    ORDER BY e.id
+    FOR UPDATE
+), fitting AS (
+    SELECT ranked.*
+    FROM (
+        SELECT r.*, l.remaining,
+               sum(r.quantity) OVER (PARTITION BY r.event_id ORDER BY r.position) AS running_total
+        FROM within_cap r JOIN locked l ON l.id = r.event_id
+    ) ranked
+    WHERE ranked.running_total <= ranked.remaining
+), sold AS (
+    UPDATE events e SET sold_tickets = e.sold_tickets + f.quantity
+    FROM (SELECT event_id, sum(quantity)::int AS quantity FROM fitting GROUP BY event_id) f
+    WHERE e.id = f.event_id
+)
+INSERT INTO bookings (event_id, user_id, quantity, status, reservation_id)
+SELECT event_id, user_id, quantity, 'confirmed', reservation_id FROM fitting ORDER BY position
+RETURNING id, event_id, user_id, quantity, status, reservation_id, created_at, cancelled_at
+"""
+
+
 class InsertOutcomeUnknown(Exception):
     """The connection failed while the transaction may have committed."""
 
@@ -81,10 +131,13 @@ class WriterStats:
 
 class GroupCommitWriter:
     """Write bookings in batches; ``insert`` returns the row, or None when PostgreSQL
-    has too few tickets left for it."""
+    has too few tickets left for it or it would take its user past the cap."""
 
-    def __init__(self, pool: AsyncConnectionPool, *, max_batch: int = 256, workers: int = 2) -> None:
+    def __init__(
+        self, pool: AsyncConnectionPool, *, max_batch: int = 256, workers: int = 2, max_tickets_per_user: int = 0
+    ) -> None:
         self._pool = pool
+        self._cap = max_tickets_per_user
         self._max_batch = max_batch
         self._workers = workers
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
@@ -185,6 +238,14 @@ class GroupCommitWriter:
             "quantities": [b.quantity for b in bookings],
             "reservation_ids": [b.reservation_id for b in bookings],
         }
+        if self._cap:
+            async with conn.transaction():
+                await conn.execute(
+                    "SELECT 1 FROM events WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (params["event_ids"],)
+                )
+                cursor = await conn.execute(INSERT_BATCH_CAPPED_SQL, {**params, "cap": self._cap})
+                records = await cursor.fetchall()
+            return [BookingRow(*record) for record in records]
         # The pool's connections are in autocommit mode, so this single
         # statement is its own transaction and commits before it returns.
         cursor = await conn.execute(INSERT_BATCH_SQL, params)

@@ -115,14 +115,17 @@ def book(options: argparse.Namespace) -> int:
         creates=True,
     )
     confirmed = reply.outcome == pb.BOOK_OUTCOME_CONFIRMED
+    limited = reply.outcome == pb.BOOK_OUTCOME_USER_LIMIT_REACHED
     if options.json:
         output.print_json({
-            "outcome": "confirmed" if confirmed else "sold_out",
+            "outcome": "confirmed" if confirmed else ("user_limit_reached" if limited else "sold_out"),
             "booking": booking_json(reply.booking) if confirmed else None,
             "available_tickets": None if confirmed else reply.available_tickets,
         })
     elif confirmed:
         print(output.format_booking(reply.booking, title=f"booking {reply.booking.id} confirmed"))
+    if limited:
+        raise CommandError(f"user {user_id} reached the per-user ticket limit of event {event_id}")
     if not confirmed:
         raise CommandError(
             f"sold out: event {event_id} has {output.tickets(reply.available_tickets)} left, {quantity} requested"

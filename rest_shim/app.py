@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from pathlib import Path
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -69,6 +70,8 @@ CREATE_EVENT_FIELDS = frozenset({"name", "total_tickets"})
 BOOK_FIELDS = frozenset({"user_id", "event_id", "quantity"})
 HISTORY_PARAMETERS = frozenset({"page", "size", "status", "user_id", "event_id"})
 NO_PARAMETERS: frozenset[str] = frozenset()
+# The committed description of this API, served as it is at /openapi.json.
+OPENAPI_DOCUMENT = (Path(__file__).parent / "openapi.json").read_bytes()
 # Probes and metrics, which the in-flight bound neither counts nor rejects.
 UNLIMITED_PATHS = ("/healthz", "/readyz", "/api/v1/health", "/metrics")
 
@@ -162,6 +165,8 @@ class Routes:
         reply = await self.client.book(user_id=user_id, event_id=event_id, quantity=quantity, request_id=request_id)
         if reply.outcome == pb.BOOK_OUTCOME_SOLD_OUT:
             return error_response("sold out", 409)
+        if reply.outcome == pb.BOOK_OUTCOME_USER_LIMIT_REACHED:
+            return error_response(f"user ticket limit reached: user {user_id} may not book {quantity} more tickets of event {event_id}", 409)
         return json_response(booking_json(reply.booking))
 
     async def get_booking(self, request: Request) -> Response:
@@ -211,6 +216,9 @@ class Routes:
             return error_response("booking service not serving", 503)
         return json_response({"status": "ready"})
 
+    async def openapi(self, request: Request) -> Response:
+        return Response(OPENAPI_DOCUMENT, media_type="application/json")
+
     async def metrics(self, request: Request) -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
@@ -247,6 +255,7 @@ def create_app(config: ShimConfig | None = None) -> Starlette:
             route("/readyz", "readiness", routes.readiness, ["GET"]),
             route("/api/v1/health", "readiness", routes.readiness, ["GET"]),
             Route("/metrics", routes.metrics, methods=["GET"]),
+            Route("/openapi.json", routes.openapi, methods=["GET"]),
         ],
         middleware=[
             Middleware(

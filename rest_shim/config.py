@@ -35,7 +35,7 @@ SETTINGS = [
     Setting("BOOKING_TARGET", "", "booking service gRPC address, e.g. 127.0.0.1:50052 (required)", settings.host_port),
     Setting("BOOKING_TIMEOUT_MS", "5000", "deadline of one booking service call", settings.integer(1, 600_000), "ms"),
     # Limits against oversized, slow or too many requests.
-    Setting("REST_MAX_IN_FLIGHT", "1024", "API requests handled at once per process; more get 503 with Retry-After", settings.integer(1, 1_000_000)),
+    Setting("REST_MAX_IN_FLIGHT", "8192", "API requests handled at once per process; more get 503 with Retry-After", settings.integer(1, 1_000_000)),
     Setting("REST_MAX_BODY_BYTES", "16384", "largest request body; larger ones get 413", settings.integer(1024, 1_048_576), "bytes"),
     Setting("REST_MAX_HEADER_BYTES", "16384", "largest request line plus headers; larger ones get 431 (uvicorn only)", settings.integer(1024, 1_048_576), "bytes"),
     Setting("REST_HEADER_TIMEOUT_MS", "10000", "time a client gets to send a request line and headers before the connection closes", settings.integer(100, 600_000), "ms"),
@@ -57,7 +57,7 @@ class ShimConfig:
     booking_timeout_ms: int
     log_level: str
     log_format: str
-    max_in_flight: int = 1024
+    max_in_flight: int = 8192
     max_body_bytes: int = 16384
     max_header_bytes: int = 16384
     header_timeout_ms: int = 10_000

@@ -21,12 +21,14 @@ class BookOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     BOOK_OUTCOME_UNSPECIFIED: _ClassVar[BookOutcome]
     BOOK_OUTCOME_CONFIRMED: _ClassVar[BookOutcome]
     BOOK_OUTCOME_SOLD_OUT: _ClassVar[BookOutcome]
+    BOOK_OUTCOME_USER_LIMIT_REACHED: _ClassVar[BookOutcome]
 BOOKING_STATUS_UNSPECIFIED: BookingStatus
 BOOKING_STATUS_CONFIRMED: BookingStatus
 BOOKING_STATUS_CANCELLED: BookingStatus
 BOOK_OUTCOME_UNSPECIFIED: BookOutcome
 BOOK_OUTCOME_CONFIRMED: BookOutcome
 BOOK_OUTCOME_SOLD_OUT: BookOutcome
+BOOK_OUTCOME_USER_LIMIT_REACHED: BookOutcome
 
 class Event(_message.Message):
     __slots__ = ("id", "name", "total_tickets", "available_tickets", "created_at")
