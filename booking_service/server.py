@@ -9,6 +9,7 @@ from datetime import timedelta
 import grpc
 import psycopg
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
 from psycopg_pool import AsyncConnectionPool
 
 from booking_monitor_pb.booking.v1 import booking_pb2, booking_pb2_grpc
@@ -90,6 +91,8 @@ class BookingServer:
             self.server,
         )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        # Reflection lets grpcurl and ghz call the server without the .proto files.
+        reflection.enable_server_reflection([SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME], self.server)
         self.port = 0
         self._probe_task: asyncio.Task[None] | None = None
 

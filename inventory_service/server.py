@@ -8,6 +8,7 @@ import logging
 import grpc
 import redis.asyncio as redis
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
 
 from booking_monitor_pb.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from common import lifecycle, limits
@@ -52,6 +53,8 @@ class InventoryServer:
             InventoryServicer(self.store, default_hold_ms=config.hold_ms), self.server
         )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        # Reflection lets grpcurl and ghz call the server without the .proto files.
+        reflection.enable_server_reflection([SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME], self.server)
         self.port = 0
         self._probe_task: asyncio.Task[None] | None = None
 
