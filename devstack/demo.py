@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -80,6 +81,8 @@ def clear_run_dir(run_dir: Path) -> None:
 
 
 def main() -> int:
+    # SIGTERM stops the stack through the finally block below, as Ctrl-C does.
+    signal.signal(signal.SIGTERM, lambda sig, frame: sys.exit(128 + sig))
     run_dir = REPO_ROOT / ".run" / "demo"
     # Every demo starts from empty databases, so the audit covers its own event only.
     clear_run_dir(run_dir)

@@ -39,6 +39,7 @@ from starlette.routing import Route
 from booking_monitor_pb.booking.v1 import booking_pb2 as pb
 from clients.booking import BookingClient
 from common import rules
+from common.sold_out import SoldOutMemory
 from common.rules import InvalidInput
 from rest_shim import body as parse
 from rest_shim.auth import AdminToken
@@ -124,6 +125,9 @@ class Routes:
         self.config = config
         self.admin = AdminToken(config.admin_token)
         self.booking: BookingClient | None = None
+        # Each shim process answers repeated sold-out requests itself for a
+        # moment, which keeps the sold-out phase of a flash sale off gRPC.
+        self.sold_out = SoldOutMemory(config.sold_out_memory_ms / 1000)
 
     @property
     def client(self) -> BookingClient:
@@ -162,8 +166,13 @@ class Routes:
         event_id = rules.positive_id("event_id", parse.integer_field(payload, "event_id"))
         quantity = rules.quantity(parse.integer_field(payload, "quantity"))
         request_id = idempotency_key(request)
+        # A request with an idempotency key always reaches the booking
+        # service, so its first answer is recorded under the key.
+        if not request_id and self.sold_out.sold_out(event_id, quantity) is not None:
+            return error_response("sold out", 409)
         reply = await self.client.book(user_id=user_id, event_id=event_id, quantity=quantity, request_id=request_id)
         if reply.outcome == pb.BOOK_OUTCOME_SOLD_OUT:
+            self.sold_out.note(event_id, reply.available_tickets)
             return error_response("sold out", 409)
         if reply.outcome == pb.BOOK_OUTCOME_USER_LIMIT_REACHED:
             return error_response(f"user ticket limit reached: user {user_id} may not book {quantity} more tickets of event {event_id}", 409)
@@ -177,7 +186,9 @@ class Routes:
     async def cancel_booking(self, request: Request) -> Response:
         parse.query_params(request.scope["query_string"], NO_PARAMETERS)
         booking_id = parse.path_id(request.path_params["booking_id"], "booking_id")
-        return json_response(booking_json(await self.client.cancel_booking(booking_id)))
+        booking = await self.client.cancel_booking(booking_id)
+        self.sold_out.forget(booking.event_id)
+        return json_response(booking_json(booking))
 
     async def history(self, request: Request) -> Response:
         params = parse.query_params(request.scope["query_string"], HISTORY_PARAMETERS)

@@ -33,6 +33,7 @@ SETTINGS = [
     Setting("REST_SERVER", "uvicorn", "HTTP server: uvicorn, or granian if installed (bench/results/http-server-choice.md compares them)", settings.choice("uvicorn", "granian")),
     Setting("REST_BACKLOG", "4096", "listen backlog: connections waiting to be accepted", settings.integer(16, 65535)),
     Setting("BOOKING_TARGET", "", "booking service gRPC address, e.g. 127.0.0.1:50052 (required)", settings.host_port),
+    Setting("SOLD_OUT_MEMORY_MS", "100", "how long a sold-out answer is reused for requests without an Idempotency-Key, without calling the booking service (0 turns it off)", settings.integer(0, 60_000), "ms"),
     Setting("BOOKING_TIMEOUT_MS", "5000", "deadline of one booking service call", settings.integer(1, 600_000), "ms"),
     # Limits against oversized, slow or too many requests.
     Setting("REST_MAX_IN_FLIGHT", "8192", "API requests handled at once per process; more get 503 with Retry-After", settings.integer(1, 1_000_000)),
@@ -58,6 +59,7 @@ class ShimConfig:
     log_level: str
     log_format: str
     max_in_flight: int = 8192
+    sold_out_memory_ms: int = 100
     max_body_bytes: int = 16384
     max_header_bytes: int = 16384
     header_timeout_ms: int = 10_000
@@ -77,6 +79,7 @@ class ShimConfig:
             backlog=values["REST_BACKLOG"],
             booking_target=values["BOOKING_TARGET"],
             booking_timeout_ms=values["BOOKING_TIMEOUT_MS"],
+            sold_out_memory_ms=values["SOLD_OUT_MEMORY_MS"],
             log_level=values["LOG_LEVEL"],
             log_format=values["LOG_FORMAT"],
             max_in_flight=values["REST_MAX_IN_FLIGHT"],

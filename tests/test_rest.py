@@ -214,3 +214,40 @@ async def test_concurrent_rest_bookings_never_oversell(http: httpx.AsyncClient, 
     assert statuses.count(200) == 60
     assert statuses.count(409) == 140
     assert_consistent(event_state(db, cache, event["id"]))
+
+
+async def test_sold_out_memory_sees_returned_stock(http: httpx.AsyncClient, stack: Stack, db, cache, event_name: str) -> None:
+    import uuid
+
+    from clients import InventoryClient
+
+    event = await create_event(http, event_name, 2)
+    reservation = str(uuid.uuid4())
+    async with InventoryClient(stack.inventory_target) as inventory:
+        await inventory.reserve(event["id"], reservation, 2)
+        body = {"user_id": 1, "event_id": event["id"], "quantity": 1}
+        sold_out = await http.post("/api/v1/book", json=body)
+        remembered = await http.post("/api/v1/book", json=body)
+        # Stock returned behind the shim's back is seen once the memories
+        # of the shim and the booking service (100 ms each) expire.
+        await inventory.release(event["id"], reservation)
+    await asyncio.sleep(0.3)
+    again = await http.post("/api/v1/book", json=body)
+
+    assert sold_out.status_code == 409
+    assert remembered.status_code == 409
+    assert again.status_code == 200
+    assert_consistent(event_state(db, cache, event["id"]))
+
+
+async def test_cancel_through_shim_clears_memory(http: httpx.AsyncClient, db, cache, event_name: str) -> None:
+    event = await create_event(http, event_name, 1)
+    booked = (await http.post("/api/v1/book", json={"user_id": 1, "event_id": event["id"], "quantity": 1})).json()
+    sold_out = await http.post("/api/v1/book", json={"user_id": 2, "event_id": event["id"], "quantity": 1})
+
+    await http.post(f"/api/v1/bookings/{booked['id']}/cancel")
+    again = await http.post("/api/v1/book", json={"user_id": 2, "event_id": event["id"], "quantity": 1})
+
+    assert sold_out.status_code == 409
+    assert again.status_code == 200
+    assert_consistent(event_state(db, cache, event["id"]))

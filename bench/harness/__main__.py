@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import logging
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -48,6 +49,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     options = parse_args(argv)
+    # SIGTERM ends the run like Ctrl-C, so the stacks and baselines started
+    # here are stopped by their finally blocks instead of being orphaned.
+    signal.signal(signal.SIGTERM, lambda sig, frame: sys.exit(128 + sig))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     k6_path = find_k6()
     low_vus, high_vus = (int(v) for v in options.vus.split(","))
