@@ -2,9 +2,9 @@
 
 Callers hand a NewBooking to ``insert`` and wait. A few worker tasks each take
 every booking queued at that moment (up to a maximum), write them with one
-INSERT statement in its own transaction, and answer each caller once the
-transaction has committed, so no caller hears of a booking that is not yet
-durable. While one batch commits, the next one fills up, which is what makes
+INSERT statement in its own transaction, and resolve each caller's future
+only once the transaction has committed. So no caller learns of a booking
+that is not yet durable. While one batch commits, the next one fills up, which is what makes
 this faster than one transaction per booking under load.
 
 The statement only inserts bookings that fit in the event's remaining
@@ -130,8 +130,11 @@ class WriterStats:
 
 
 class GroupCommitWriter:
-    """Write bookings in batches; ``insert`` returns the row, or None when PostgreSQL
-    has too few tickets left for it or it would take its user past the cap."""
+    """Write bookings in batches.
+
+    ``insert`` returns the row, or None when PostgreSQL has too few tickets
+    left for it or when it would take its user past the per-user cap.
+    """
 
     def __init__(
         self, pool: AsyncConnectionPool, *, max_batch: int = 256, workers: int = 2, max_tickets_per_user: int = 0
@@ -168,7 +171,7 @@ class GroupCommitWriter:
             while len(batch) < self._max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             # A caller that gave up before its booking was sent is skipped,
-            # so nothing is written that nobody waits for.
+            # so no booking is written without a caller waiting for it.
             batch = [p for p in batch if not p.future.done()]
             if batch:
                 await self._write(batch)

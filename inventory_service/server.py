@@ -80,7 +80,7 @@ class InventoryServer:
             await self.health.set(name, status)
 
     async def _probe_redis(self) -> None:
-        """Keep the health status in step with whether Redis answers."""
+        """Keep the health status in step with whether Redis replies to PING."""
         serving: bool | None = None
         while True:
             try:

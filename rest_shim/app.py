@@ -125,7 +125,7 @@ class Routes:
         self.config = config
         self.admin = AdminToken(config.admin_token)
         self.booking: BookingClient | None = None
-        # Each shim process answers repeated sold-out requests itself for a
+        # Each shim process returns 409 to repeated sold-out requests itself for a
         # moment, which keeps the sold-out phase of a flash sale off gRPC.
         self.sold_out = SoldOutMemory(config.sold_out_memory_ms / 1000)
 
@@ -167,7 +167,7 @@ class Routes:
         quantity = rules.quantity(parse.integer_field(payload, "quantity"))
         request_id = idempotency_key(request)
         # A request with an idempotency key always reaches the booking
-        # service, so its first answer is recorded under the key.
+        # service, so its first result is recorded under the key.
         if not request_id and self.sold_out.sold_out(event_id, quantity) is not None:
             return error_response("sold out", 409)
         reply = await self.client.book(user_id=user_id, event_id=event_id, quantity=quantity, request_id=request_id)
