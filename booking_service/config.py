@@ -23,6 +23,7 @@ SETTINGS = [
     Setting("MAX_TICKETS_PER_USER", "0", "maximum confirmed tickets one user may hold for one event (0 turns the limit off)", settings.integer(0, 1_000_000)),
     Setting("SWEEP_INTERVAL_MS", "1000", "pause between expiry sweeps and retries of pending releases", settings.integer(10, 3_600_000), "ms"),
     Setting("IDEMPOTENCY_KEY_TTL_S", "86400", "how long an idempotency key is remembered", settings.integer(1, 30 * 86_400), "s"),
+    Setting("BOOKING_METRICS_PORT", "0", "port of the Prometheus /metrics endpoint (0 turns it off)", settings.integer(0, 65535)),
     Setting("SHUTDOWN_GRACE_MS", "5000", "time in-flight calls get to finish after SIGTERM", settings.integer(0, 600_000), "ms"),
     limits.MAX_MESSAGE_SETTING,
     limits.in_flight_setting("BOOKING_MAX_IN_FLIGHT", 4096),
@@ -52,6 +53,7 @@ class BookingConfig:
     log_format: str
     max_message_bytes: int = limits.DEFAULT_MAX_MESSAGE_BYTES
     max_in_flight: int = 4096
+    metrics_port: int = 0
 
     @property
     def insert_margin_s(self) -> float:
@@ -93,4 +95,5 @@ class BookingConfig:
             log_format=values["LOG_FORMAT"],
             max_message_bytes=values["GRPC_MAX_MESSAGE_BYTES"],
             max_in_flight=values["BOOKING_MAX_IN_FLIGHT"],
+            metrics_port=values["BOOKING_METRICS_PORT"],
         )

@@ -29,6 +29,7 @@ import grpc
 import psycopg
 
 from booking_monitor_pb.inventory.v1 import inventory_pb2 as inventory_pb
+from booking_service import metrics as booking_metrics
 from booking_service.idempotency import IdempotencyStore
 from booking_service.repository import Repository
 from clients.inventory import InventoryClient
@@ -106,10 +107,12 @@ class Maintenance:
                 [inventory_pb.ConfirmRequest(event_id=event_id, reservation_id=r) for r in to_confirm]
             )
             stats.confirmed += sum(reply.confirmed for reply in replies)
+            booking_metrics.SWEPT_HOLDS.labels("confirmed").inc(sum(reply.confirmed for reply in replies))
             logger.info("sweep confirmed %d expired holds of event %d that have bookings", len(to_confirm), event_id)
         if to_release:
             released = await self._inventory.expire_holds(event_id, to_release)
             stats.released += sum(released)
+            booking_metrics.SWEPT_HOLDS.labels("released").inc(sum(released))
             logger.info(
                 "sweep released %d of %d expired holds of event %d without bookings: %s",
                 sum(released), len(to_release), event_id, ", ".join(to_release[:10]),

@@ -22,6 +22,7 @@ import grpc
 import psycopg
 
 from booking_monitor_pb.inventory.v1 import inventory_pb2 as inventory_pb
+from booking_service import metrics
 from booking_service.errors import DependencyUnavailable, NotFound
 from booking_service.events import EventCatalog
 from booking_service.models import BookingRow, NewBooking
@@ -108,6 +109,7 @@ class BookingSaga:
             await self._catalog.rebuild_stock(event_id)
             reply = await self._reserve(event_id, reservation_id, quantity, user_id, timeout)
 
+        metrics.AVAILABLE_TICKETS.labels(str(event_id)).set(reply.available)
         if reply.status == inventory_pb.RESERVE_STATUS_SOLD_OUT:
             self._sold_out.note(event_id, reply.available)
             return BookResult(BookOutcome.SOLD_OUT, available=reply.available)
@@ -232,6 +234,7 @@ class BookingSaga:
         self._sold_out.forget(event_id)
 
     async def _compensate(self, booking: NewBooking, reason: str) -> None:
+        metrics.COMPENSATIONS.inc()
         self._sold_out.forget(booking.event_id)
         logger.warning(
             "compensating: releasing reservation %s of event %d (%d tickets) because %s",

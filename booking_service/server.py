@@ -16,6 +16,7 @@ from booking_monitor_pb.booking.v1 import booking_pb2, booking_pb2_grpc
 from booking_service.config import BookingConfig
 from booking_service.events import EventCatalog
 from booking_service.idempotency import IdempotencyStore
+from booking_service import metrics as booking_metrics
 from booking_service.maintenance import Maintenance
 from booking_service.migrate import apply_migrations
 from booking_service.repository import Repository
@@ -24,7 +25,7 @@ from booking_service.servicer import BookingServicer
 from booking_service.writer import GroupCommitWriter
 from clients.batching import BatchingInventoryClient
 from clients.inventory import InventoryClient
-from common import lifecycle, limits
+from common import lifecycle, limits, metrics
 from common.sold_out import SoldOutMemory
 from common.settings import redact_url
 
@@ -78,7 +79,9 @@ class BookingServer:
         )
         self.health = health.aio.HealthServicer()
         self.server = limits.grpc_server(
-            max_message_bytes=config.max_message_bytes, max_in_flight=config.max_in_flight
+            max_message_bytes=config.max_message_bytes,
+            max_in_flight=config.max_in_flight,
+            interceptors=[metrics.MetricsInterceptor()],
         )
         booking_pb2_grpc.add_BookingServiceServicer_to_server(
             BookingServicer(
@@ -97,6 +100,8 @@ class BookingServer:
         self._probe_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        metrics.serve_metrics(self.config.host, self.config.metrics_port)
+        booking_metrics.watch_pool(self.pool)
         applied = await apply_migrations(self.config.database_url)
         logger.info("database schema up to date (%d migrations applied now)", len(applied))
         await self.pool.open(wait=True, timeout=30)

@@ -10,6 +10,7 @@ import psycopg
 
 from booking_monitor_pb.booking.v1 import booking_pb2 as pb
 from booking_monitor_pb.booking.v1 import booking_pb2_grpc as pb_grpc
+from booking_service import metrics
 from booking_service.convert import STATUS_FROM_PROTO, booking_message, event_message
 from booking_service.errors import DependencyUnavailable, NotFound
 from booking_service.events import EventCatalog
@@ -85,6 +86,7 @@ class BookingServicer(pb_grpc.BookingServiceServicer):
                 result = await self._book_once(request_id, user_id, event_id, quantity, timeout)
             else:
                 result = await self._saga.book(user_id=user_id, event_id=event_id, quantity=quantity, timeout=timeout)
+            metrics.BOOKINGS.labels(result.outcome.value).inc()
             if result.outcome is BookOutcome.SOLD_OUT:
                 return pb.BookResponse(outcome=pb.BOOK_OUTCOME_SOLD_OUT, available_tickets=result.available)
             if result.outcome is BookOutcome.USER_LIMIT_REACHED:
@@ -207,6 +209,8 @@ class _ErrorsMapped:
             await self._context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
         if isinstance(exc, IdempotencyConflict):
             await self._context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
+        if self._method == "Book" and not isinstance(exc, (rules.InvalidInput, NotFound, IdempotencyConflict)):
+            metrics.BOOKINGS.labels("failed").inc()
         if isinstance(exc, DependencyUnavailable):
             logger.warning("%s %s failed: %s", self._method, self._ids, exc)
             await self._context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))

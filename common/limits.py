@@ -30,7 +30,7 @@ def in_flight_setting(env: str, default: int) -> Setting:
     )
 
 
-def grpc_server(*, max_message_bytes: int, max_in_flight: int) -> grpc.aio.Server:
+def grpc_server(*, max_message_bytes: int, max_in_flight: int, interceptors=()) -> grpc.aio.Server:
     """Create an asyncio gRPC server that rejects oversized messages and calls past max_in_flight.
 
     gRPC rejects both with RESOURCE_EXHAUSTED before any servicer code runs.
@@ -41,4 +41,5 @@ def grpc_server(*, max_message_bytes: int, max_in_flight: int) -> grpc.aio.Serve
             ("grpc.max_receive_message_length", max_message_bytes),
         ],
         maximum_concurrent_rpcs=max_in_flight,
+        interceptors=list(interceptors),
     )

@@ -48,12 +48,15 @@ class Stack:
         self.run_dir = self.run_dir.resolve()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         inventory_port, booking_port, rest_port = free_port(), free_port(), free_port()
+        self.metrics_ports = {"inventory": free_port(), "booking": free_port()}
         self.specs = {
             "inventory": ServiceSpec("inventory", "inventory_service", inventory_port, {
                 "INVENTORY_HOST": "127.0.0.1", "INVENTORY_PORT": str(inventory_port),
+                "INVENTORY_METRICS_PORT": str(self.metrics_ports["inventory"]),
             }),
             "booking": ServiceSpec("booking", "booking_service", booking_port, {
                 "BOOKING_HOST": "127.0.0.1", "BOOKING_PORT": str(booking_port),
+                "BOOKING_METRICS_PORT": str(self.metrics_ports["booking"]),
                 "INVENTORY_TARGET": f"127.0.0.1:{inventory_port}",
             }),
             "rest": ServiceSpec("rest", "rest_shim", rest_port, {
@@ -89,6 +92,9 @@ class Stack:
     @property
     def inventory_target(self) -> str:
         return f"127.0.0.1:{self.specs['inventory'].port}"
+
+    def metrics_url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.metrics_ports[name]}/metrics"
 
     def addresses(self) -> dict[str, str]:
         return {

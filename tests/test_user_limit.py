@@ -24,7 +24,7 @@ def limited_target(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> It
     """A booking service with MAX_TICKETS_PER_USER=4 beside the session stack's, sharing its databases."""
     port = free_port()
     env = stack.service_env("booking")
-    env.update({"BOOKING_PORT": str(port), "MAX_TICKETS_PER_USER": str(LIMIT)})
+    env.update({"BOOKING_PORT": str(port), "BOOKING_METRICS_PORT": "0", "MAX_TICKETS_PER_USER": str(LIMIT)})
     process = ManagedProcess(
         "booking-limited",
         [sys.executable, "-m", "booking_service"],
