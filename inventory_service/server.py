@@ -9,9 +9,10 @@ import grpc
 import redis.asyncio as redis
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from redis.asyncio.cluster import RedisCluster
 
 from booking_monitor_pb.inventory.v1 import inventory_pb2, inventory_pb2_grpc
-from common import lifecycle, limits
+from common import lifecycle, limits, metrics
 from common.settings import redact_url
 from inventory_service.config import InventoryConfig
 from inventory_service.servicer import InventoryServicer
@@ -23,8 +24,20 @@ SERVICE_NAME = inventory_pb2.DESCRIPTOR.services_by_name["InventoryService"].ful
 HEALTH_PROBE_INTERVAL_S = 1.0
 
 
-def make_redis(config: InventoryConfig) -> redis.Redis:
+def make_redis(config: InventoryConfig) -> redis.Redis | RedisCluster:
     timeout = config.redis_timeout_ms / 1000
+    if config.redis_mode == "cluster":
+        # The cluster client discovers the other nodes from the one in the
+        # URL and keeps a pool of up to max_connections per node.
+        # NOTE: unlike the blocking pool below, a full cluster pool does not
+        # wait: redis-py raises MaxConnectionsError at once.
+        return RedisCluster.from_url(
+            config.redis_url,
+            max_connections=config.redis_pool_size,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            health_check_interval=30,
+        )
     # A blocking pool makes a call wait up to `timeout` for a free
     # connection instead of failing at once when all are busy.
     pool = redis.BlockingConnectionPool.from_url(
@@ -47,7 +60,9 @@ class InventoryServer:
         self.store = StockStore(self.redis)
         self.health = health.aio.HealthServicer()
         self.server = limits.grpc_server(
-            max_message_bytes=config.max_message_bytes, max_in_flight=config.max_in_flight
+            max_message_bytes=config.max_message_bytes,
+            max_in_flight=config.max_in_flight,
+            interceptors=[metrics.MetricsInterceptor()],
         )
         inventory_pb2_grpc.add_InventoryServiceServicer_to_server(
             InventoryServicer(self.store, default_hold_ms=config.hold_ms), self.server
@@ -59,6 +74,7 @@ class InventoryServer:
         self._probe_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        metrics.serve_metrics(self.config.host, self.config.metrics_port)
         self.port = self.server.add_insecure_port(f"{self.config.host}:{self.config.port}")
         await self.server.start()
         self._probe_task = asyncio.create_task(self._probe_redis())

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from importlib import resources
 
 import redis.asyncio as redis
-from redis.exceptions import ResponseError
+from redis.asyncio.cluster import RedisCluster
+from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError, ResponseError
 
 from inventory_service import keys
 
@@ -103,8 +105,9 @@ def _load_script(name: str) -> str:
 class StockStore:
     """Per-event stock counters and holds kept in one Redis (or Redis Cluster)."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis | RedisCluster) -> None:
         self._client = client
+        self._cluster = isinstance(client, RedisCluster)
         self._reserve = client.register_script(_load_script("reserve.lua"))
         self._release = client.register_script(_load_script("release.lua"))
         self._confirm = client.register_script(_load_script("confirm.lua"))
@@ -174,12 +177,10 @@ class StockStore:
         Each script is still atomic on its own; items do not see a shared
         snapshot, exactly as if they had been sent one by one.
         """
-        pipe = self._client.pipeline(transaction=False)
-        for item in items:
-            await self._reserve(
-                keys=keys.event_keys(item.event_id), args=[item.reservation_id, item.quantity, item.hold_ms], client=pipe
-            )
-        replies = await pipe.execute(raise_on_error=False)
+        calls = [
+            (keys.event_keys(item.event_id), [item.reservation_id, item.quantity, item.hold_ms]) for item in items
+        ]
+        replies = await self._run_pipelined(self._reserve, calls)
         results = []
         for reply in replies:
             if isinstance(reply, ResponseError) and str(reply).startswith("CONFLICT"):
@@ -193,10 +194,8 @@ class StockStore:
 
     async def confirm_many(self, items: list[tuple[int, str]]) -> list[ConfirmResult]:
         """Confirm (event_id, reservation_id) holds in a single pipelined round trip."""
-        pipe = self._client.pipeline(transaction=False)
-        for event_id, reservation_id in items:
-            await self._confirm(keys=keys.event_keys(event_id), args=[reservation_id], client=pipe)
-        replies = await pipe.execute()
+        calls = [(keys.event_keys(event_id), [reservation_id]) for event_id, reservation_id in items]
+        replies = _raise_first_error(await self._run_pipelined(self._confirm, calls))
         return [ConfirmResult(bool(confirmed), HoldState(int(previous))) for confirmed, previous in replies]
 
     async def list_expired(self, event_id: int, limit: int) -> list[ExpiredHold]:
@@ -207,10 +206,44 @@ class StockStore:
 
     async def expire(self, event_id: int, reservation_ids: list[str]) -> list[bool]:
         """Release each hold that is still held and past its deadline, in one round trip."""
+        calls = [(keys.event_keys(event_id), [reservation_id]) for reservation_id in reservation_ids]
+        replies = _raise_first_error(await self._run_pipelined(self._expire, calls))
+        return [bool(int(reply)) for reply in replies]
+
+    async def _run_pipelined(self, script: AsyncScript, calls: list[tuple[list[str], list]]) -> list:
+        """Run script once per (keys, args) call in one pipeline; return replies in order, errors as values.
+
+        The standalone pipeline loads a missing script before it sends the
+        calls. redis-py's cluster pipeline (checked with redis-py 8.2) sends
+        EVALSHA to each key's node but does not recover from NOSCRIPT. A call
+        that got NOSCRIPT did not run, so it is sent again after SCRIPT LOAD
+        on every primary.
+        """
+        replies = await self._execute_scripts(script, calls)
+        if not self._cluster:
+            return replies
+
+        missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+        if missing:
+            logger.info("script %s missing on a cluster node; loading it on every primary", script.sha)
+            await self._client.script_load(script.script)
+            retried = await self._execute_scripts(script, [calls[i] for i in missing])
+            for i, reply in zip(missing, retried):
+                replies[i] = reply
+        return replies
+
+    async def _execute_scripts(self, script: AsyncScript, calls: list[tuple[list[str], list]]) -> list:
         pipe = self._client.pipeline(transaction=False)
-        for reservation_id in reservation_ids:
-            await self._expire(keys=keys.event_keys(event_id), args=[reservation_id], client=pipe)
-        return [bool(int(reply)) for reply in await pipe.execute()]
+        for call_keys, call_args in calls:
+            await script(keys=call_keys, args=call_args, client=pipe)
+        return await pipe.execute(raise_on_error=False)
+
+
+def _raise_first_error(replies: list) -> list:
+    for reply in replies:
+        if isinstance(reply, Exception):
+            raise reply
+    return replies
 
 
 def _text(value: bytes | str) -> str:
