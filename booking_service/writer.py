@@ -25,18 +25,23 @@ from booking_service.models import BookingRow, NewBooking
 
 logger = logging.getLogger(__name__)
 
-# Locks the events of the batch in id order (so two batches cannot deadlock),
-# keeps, per event and in queue order, the bookings whose running total fits
-# in the remaining tickets, adds them to sold_tickets and inserts them.
-INSERT_BATCH_SQL = """
-WITH request AS (
+# The bookings of a batch, with their position in the queue.
+_REQUEST_CTE = """
+request AS (
     SELECT r.event_id, r.user_id, r.quantity, r.reservation_id, r.position
     FROM unnest(%(event_ids)s::bigint[], %(user_ids)s::bigint[], %(quantities)s::int[], %(reservation_ids)s::uuid[])
          WITH ORDINALITY AS r(event_id, user_id, quantity, reservation_id, position)
-), locked AS (
+)"""
+
+# The stock rule, applied to the bookings of the CTE named {source}: locks
+# their events in id order (so two batches cannot deadlock), keeps, per event
+# and in queue order, the bookings whose running total fits in the remaining
+# tickets, adds them to sold_tickets and inserts them.
+_STOCK_RULE = """
+locked AS (
     SELECT e.id, e.total_tickets - e.sold_tickets AS remaining
     FROM events e
-    WHERE e.id IN (SELECT event_id FROM request)
+    WHERE e.id IN (SELECT event_id FROM {source})
     ORDER BY e.id
     FOR UPDATE
 ), fitting AS (
@@ -44,7 +49,7 @@ WITH request AS (
     FROM (
         SELECT r.*, l.remaining,
                sum(r.quantity) OVER (PARTITION BY r.event_id ORDER BY r.position) AS running_total
-        FROM request r JOIN locked l ON l.id = r.event_id
+        FROM {source} r JOIN locked l ON l.id = r.event_id
     ) ranked
     WHERE ranked.running_total <= ranked.remaining
 ), sold AS (
@@ -57,19 +62,10 @@ SELECT event_id, user_id, quantity, 'confirmed', reservation_id FROM fitting ORD
 RETURNING id, event_id, user_id, quantity, status, reservation_id, created_at, cancelled_at
 """
 
-
-# The same, for a per-user cap on tickets per event: first drop the bookings
-# that would take their user past %(cap)s tickets of the event (counting
-# confirmed bookings and earlier ones of this batch), then apply the stock
-# rule to the rest. It runs after the event rows are locked by a separate
-# statement in the same transaction, so its snapshot already contains every
-# booking committed for these events: none can commit while the locks are held.
-INSERT_BATCH_CAPPED_SQL = """
-WITH request AS (
-    SELECT r.event_id, r.user_id, r.quantity, r.reservation_id, r.position
-    FROM unnest(%(event_ids)s::bigint[], %(user_ids)s::bigint[], %(quantities)s::int[], %(reservation_ids)s::uuid[])
-         WITH ORDINALITY AS r(event_id, user_id, quantity, reservation_id, position)
-), owned AS (
+# Drops the bookings that would take their user past %(cap)s tickets of the
+# event, counting confirmed bookings and earlier ones of this batch.
+_USER_CAP_CTES = """
+owned AS (
     SELECT b.event_id, b.user_id, sum(b.quantity) AS quantity
     FROM bookings b
     JOIN (SELECT DISTINCT event_id, user_id FROM request) u USING (event_id, user_id)
@@ -83,29 +79,16 @@ WITH request AS (
         FROM request r LEFT JOIN owned o USING (event_id, user_id)
     ) capped
     WHERE capped.user_total <= %(cap)s
-), locked AS (
-    SELECT e.id, e.total_tickets - e.sold_tickets AS remaining
-    FROM events e
-    WHERE e.id IN (SELECT event_id FROM within_cap)
-    ORDER BY e.id
-    FOR UPDATE
-), fitting AS (
-    SELECT ranked.*
-    FROM (
-        SELECT r.*, l.remaining,
-               sum(r.quantity) OVER (PARTITION BY r.event_id ORDER BY r.position) AS running_total
-        FROM within_cap r JOIN locked l ON l.id = r.event_id
-    ) ranked
-    WHERE ranked.running_total <= ranked.remaining
-), sold AS (
-    UPDATE events e SET sold_tickets = e.sold_tickets + f.quantity
-    FROM (SELECT event_id, sum(quantity)::int AS quantity FROM fitting GROUP BY event_id) f
-    WHERE e.id = f.event_id
-)
-INSERT INTO bookings (event_id, user_id, quantity, status, reservation_id)
-SELECT event_id, user_id, quantity, 'confirmed', reservation_id FROM fitting ORDER BY position
-RETURNING id, event_id, user_id, quantity, status, reservation_id, created_at, cancelled_at
-"""
+)"""
+
+INSERT_BATCH_SQL = f"WITH {_REQUEST_CTE}, {_STOCK_RULE.format(source='request')}"
+
+# With a per-user cap, the cap is applied first and the stock rule to the
+# rest. This statement runs after the event rows are locked by a separate
+# statement in the same transaction. So its snapshot already contains every
+# booking committed for these events, because none can commit while the
+# locks are held.
+INSERT_BATCH_CAPPED_SQL = f"WITH {_REQUEST_CTE}, {_USER_CAP_CTES}, {_STOCK_RULE.format(source='within_cap')}"
 
 
 class InsertOutcomeUnknown(Exception):

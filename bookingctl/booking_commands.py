@@ -116,9 +116,14 @@ def book(options: argparse.Namespace) -> int:
     )
     confirmed = reply.outcome == pb.BOOK_OUTCOME_CONFIRMED
     limited = reply.outcome == pb.BOOK_OUTCOME_USER_LIMIT_REACHED
+    outcome = "sold_out"
+    if confirmed:
+        outcome = "confirmed"
+    elif limited:
+        outcome = "user_limit_reached"
     if options.json:
         output.print_json({
-            "outcome": "confirmed" if confirmed else ("user_limit_reached" if limited else "sold_out"),
+            "outcome": outcome,
             "booking": booking_json(reply.booking) if confirmed else None,
             "available_tickets": None if confirmed else reply.available_tickets,
         })

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from booking_monitor_pb.inventory.v1 import inventory_pb2 as pb
-from clients.inventory import InventoryClient
+from clients.inventory import InventoryClient, reserve_request
 
 logger = logging.getLogger(__name__)
 
@@ -152,9 +152,7 @@ class BatchingInventoryClient:
         hold_ms: int = 0,
         timeout: float | None = None,
     ) -> pb.ReserveResponse:
-        request = pb.ReserveRequest(
-            event_id=event_id, reservation_id=reservation_id, quantity=quantity, user_id=user_id, hold_ms=hold_ms
-        )
+        request = reserve_request(event_id, reservation_id, quantity, user_id=user_id, hold_ms=hold_ms)
         return await self._reserves.submit(request, timeout)
 
     async def confirm(self, event_id: int, reservation_id: str) -> pb.ConfirmResponse:

@@ -12,6 +12,14 @@ from clients.retry import Backoff, call_with_retry
 DEFAULT_TIMEOUT_S = 2.0
 
 
+def reserve_request(
+    event_id: int, reservation_id: str, quantity: int, *, user_id: int = 0, hold_ms: int = 0
+) -> pb.ReserveRequest:
+    return pb.ReserveRequest(
+        event_id=event_id, reservation_id=reservation_id, quantity=quantity, user_id=user_id, hold_ms=hold_ms
+    )
+
+
 class InventoryClient:
     """Calls the inventory service. Every call here is idempotent, so each one is
     retried on UNAVAILABLE within its timeout."""
@@ -76,9 +84,7 @@ class InventoryClient:
         hold_ms: int = 0,
         timeout: float | None = None,
     ) -> pb.ReserveResponse:
-        request = pb.ReserveRequest(
-            event_id=event_id, reservation_id=reservation_id, quantity=quantity, user_id=user_id, hold_ms=hold_ms
-        )
+        request = reserve_request(event_id, reservation_id, quantity, user_id=user_id, hold_ms=hold_ms)
         return await self._call("Reserve", self._stub.Reserve, request, timeout)
 
     async def release(
