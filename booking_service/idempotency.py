@@ -26,7 +26,7 @@ class IdempotencyConflict(BookingServiceError):
     """The key was first used with a different request."""
 
     def __init__(self, key: str) -> None:
-        super().__init__(f"request_id: key {key!r} was already used with a different request; use a new key")
+        super().__init__(f"idempotency_key: key {key!r} was already used with a different request; use a new key")
         self.key = key
 
 

@@ -45,11 +45,11 @@ class BookingServicer(pb_grpc.BookingServiceServicer):
         async with _ErrorsMapped(context, "CreateEvent"):
             name = rules.event_name(request.name)
             total = rules.total_tickets(request.total_tickets)
-            request_id = rules.request_id(request.request_id)
-            if request_id:
-                event, created = await self._keys.create_event_once(request_id, fingerprint(name, total), name, total)
+            idempotency_key = rules.idempotency_key(request.idempotency_key)
+            if idempotency_key:
+                event, created = await self._keys.create_event_once(idempotency_key, fingerprint(name, total), name, total)
                 if not created:
-                    logger.info("CreateEvent with request id %r returned existing event %d", request_id, event.id)
+                    logger.info("CreateEvent with idempotency key %r returned existing event %d", idempotency_key, event.id)
                     return event_message(event)
             else:
                 event = await self._repository.create_event(name, total)
@@ -79,11 +79,11 @@ class BookingServicer(pb_grpc.BookingServiceServicer):
             user_id = rules.positive_id("user_id", request.user_id)
             event_id = rules.positive_id("event_id", request.event_id)
             quantity = rules.quantity(request.quantity)
-            request_id = rules.request_id(request.request_id)
+            idempotency_key = rules.idempotency_key(request.idempotency_key)
             # What is left of the caller's deadline bounds the Reserve call.
             timeout = context.time_remaining()
-            if request_id:
-                result = await self._book_once(request_id, user_id, event_id, quantity, timeout)
+            if idempotency_key:
+                result = await self._book_once(idempotency_key, user_id, event_id, quantity, timeout)
             else:
                 result = await self._saga.book(user_id=user_id, event_id=event_id, quantity=quantity, timeout=timeout)
             metrics.BOOKINGS.labels(result.outcome.value).inc()
@@ -136,12 +136,12 @@ class BookingServicer(pb_grpc.BookingServiceServicer):
             )
 
     async def _book_once(
-        self, request_id: str, user_id: int, event_id: int, quantity: int, timeout: float | None
+        self, idempotency_key: str, user_id: int, event_id: int, quantity: int, timeout: float | None
     ) -> BookResult:
         """Book under an idempotency key: every attempt with the key shares one reservation id."""
         request_fingerprint = fingerprint(user_id, event_id, quantity)
         for attempt in range(2):
-            key = await self._keys.claim_booking_key(request_id, request_fingerprint)
+            key = await self._keys.claim_booking_key(idempotency_key, request_fingerprint)
             if key.outcome == "confirmed" and key.booking_id is not None:
                 booking = await self._repository.get_booking(key.booking_id)
                 if booking is not None:
@@ -159,17 +159,17 @@ class BookingServicer(pb_grpc.BookingServiceServicer):
             except AttemptReleased:
                 # An earlier attempt with this key failed and returned its
                 # tickets, so nothing was booked: start over with a new hold.
-                await self._keys.forget_booking_key(request_id, key.reservation_id)
+                await self._keys.forget_booking_key(idempotency_key, key.reservation_id)
                 if attempt == 0:
-                    logger.info("request id %r: earlier attempt was released, retrying with a new hold", request_id)
+                    logger.info("idempotency key %r: earlier attempt was released, retrying with a new hold", idempotency_key)
                     continue
                 raise
             if result.outcome is BookOutcome.USER_LIMIT_REACHED:
                 # Not remembered: the user may cancel and then retry with this key.
-                await self._keys.forget_booking_key(request_id, key.reservation_id)
+                await self._keys.forget_booking_key(idempotency_key, key.reservation_id)
                 return result
             outcome = "confirmed" if result.outcome is BookOutcome.CONFIRMED else "sold_out"
-            await self._keys.record_booking_outcome(request_id, outcome, result.booking.id if result.booking else None)
+            await self._keys.record_booking_outcome(idempotency_key, outcome, result.booking.id if result.booking else None)
             return result
         raise AssertionError("unreachable: the loop returns or raises")
 

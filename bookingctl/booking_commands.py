@@ -78,9 +78,9 @@ def describe_rpc_error(exc: grpc.aio.AioRpcError, target: str, options: argparse
 def event_create(options: argparse.Namespace) -> int:
     name = check("NAME", lambda: rules.event_name(options.name))
     total = check("TOTAL", lambda: rules.total_tickets(options.total))
-    request_id = check("--idempotency-key", lambda: rules.request_id(options.idempotency_key or ""))
+    idempotency_key = check("--idempotency-key", lambda: rules.idempotency_key(options.idempotency_key or ""))
 
-    event = call_service(options, lambda client: client.create_event(name, total, request_id=request_id), creates=True)
+    event = call_service(options, lambda client: client.create_event(name, total, idempotency_key=idempotency_key), creates=True)
     if options.json:
         output.print_json(event_json(event))
     else:
@@ -107,11 +107,11 @@ def book(options: argparse.Namespace) -> int:
     user_id = check("--user", lambda: rules.positive_id("user_id", options.user))
     event_id = check("--event", lambda: rules.positive_id("event_id", options.event))
     quantity = check("--quantity", lambda: rules.quantity(options.quantity))
-    request_id = check("--idempotency-key", lambda: rules.request_id(options.idempotency_key or ""))
+    idempotency_key = check("--idempotency-key", lambda: rules.idempotency_key(options.idempotency_key or ""))
 
     reply = call_service(
         options,
-        lambda client: client.book(user_id=user_id, event_id=event_id, quantity=quantity, request_id=request_id),
+        lambda client: client.book(user_id=user_id, event_id=event_id, quantity=quantity, idempotency_key=idempotency_key),
         creates=True,
     )
     confirmed = reply.outcome == pb.BOOK_OUTCOME_CONFIRMED

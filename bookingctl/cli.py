@@ -73,7 +73,7 @@ def idempotency_key_option(parser: argparse.ArgumentParser, verb: str) -> None:
     parser.add_argument(
         "--idempotency-key",
         metavar="KEY",
-        help=f"up to {rules.MAX_REQUEST_ID_LENGTH} printable ASCII characters; repeating the command with the same "
+        help=f"up to {rules.MAX_IDEMPOTENCY_KEY_LENGTH} printable ASCII characters; repeating the command with the same "
         f"key returns the first result and {verb} nothing new, while the service keeps the key "
         "(IDEMPOTENCY_KEY_TTL_S, 24 hours by default)",
     )

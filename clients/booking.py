@@ -16,7 +16,7 @@ class BookingClient:
     """Calls the booking service.
 
     Reads are retried on UNAVAILABLE. Book and CreateEvent are retried only
-    when a request id is given, because only then is a repeat harmless;
+    when an idempotency key is given, because only then is a repeat harmless;
     CancelBooking is idempotent and always retried.
     """
 
@@ -44,10 +44,10 @@ class BookingClient:
         await self.close()
 
     async def create_event(
-        self, name: str, total_tickets: int, *, request_id: str = "", timeout: float | None = None, metadata=None
+        self, name: str, total_tickets: int, *, idempotency_key: str = "", timeout: float | None = None, metadata=None
     ) -> pb.Event:
-        request = pb.CreateEventRequest(name=name, total_tickets=total_tickets, request_id=request_id)
-        backoff = self._backoff if request_id else NO_RETRY
+        request = pb.CreateEventRequest(name=name, total_tickets=total_tickets, idempotency_key=idempotency_key)
+        backoff = self._backoff if idempotency_key else NO_RETRY
         return await self._call("CreateEvent", self._stub.CreateEvent, request, timeout, backoff, metadata)
 
     async def get_event(self, event_id: int, *, timeout: float | None = None, metadata=None) -> pb.Event:
@@ -60,12 +60,12 @@ class BookingClient:
         user_id: int,
         event_id: int,
         quantity: int,
-        request_id: str = "",
+        idempotency_key: str = "",
         timeout: float | None = None,
         metadata=None,
     ) -> pb.BookResponse:
-        request = pb.BookRequest(user_id=user_id, event_id=event_id, quantity=quantity, request_id=request_id)
-        backoff = self._backoff if request_id else NO_RETRY
+        request = pb.BookRequest(user_id=user_id, event_id=event_id, quantity=quantity, idempotency_key=idempotency_key)
+        backoff = self._backoff if idempotency_key else NO_RETRY
         return await self._call("Book", self._stub.Book, request, timeout, backoff, metadata)
 
     async def cancel_booking(self, booking_id: int, *, timeout: float | None = None, metadata=None) -> pb.Booking:

@@ -16,7 +16,7 @@ MAX_TOTAL_TICKETS = 10_000_000
 MAX_PAGE = 1_000_000
 MAX_PAGE_SIZE = 100
 MAX_HOLD_MS = 24 * 3600 * 1000
-MAX_REQUEST_ID_LENGTH = 128
+MAX_IDEMPOTENCY_KEY_LENGTH = 128
 
 
 class InvalidInput(ValueError):
@@ -62,12 +62,12 @@ def reservation_id(value: str) -> str:
     return str(parsed)
 
 
-def request_id(value: str) -> str:
+def idempotency_key(value: str) -> str:
     """Check an optional idempotency key: empty means none."""
-    if len(value) > MAX_REQUEST_ID_LENGTH:
-        raise InvalidInput("request_id", f"must be at most {MAX_REQUEST_ID_LENGTH} characters, got {len(value)}")
+    if len(value) > MAX_IDEMPOTENCY_KEY_LENGTH:
+        raise InvalidInput("idempotency_key", f"must be at most {MAX_IDEMPOTENCY_KEY_LENGTH} characters, got {len(value)}")
     if any(not 0x21 <= ord(ch) <= 0x7E for ch in value):
-        raise InvalidInput("request_id", "must contain printable ASCII characters only, without spaces")
+        raise InvalidInput("idempotency_key", "must contain printable ASCII characters only, without spaces")
     return value
 
 

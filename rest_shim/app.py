@@ -81,7 +81,7 @@ def idempotency_key(request: Request) -> str:
     """Return the Idempotency-Key header, or "" when absent."""
     value = request.headers.get(IDEMPOTENCY_HEADER, "")
     try:
-        return rules.request_id(value)
+        return rules.idempotency_key(value)
     except InvalidInput as exc:
         raise InvalidInput("Idempotency-Key", exc.rule) from None
 
@@ -149,8 +149,8 @@ class Routes:
         parse.reject_unknown_fields(payload, CREATE_EVENT_FIELDS)
         name = rules.event_name(parse.string_field(payload, "name"))
         total = rules.total_tickets(parse.integer_field(payload, "total_tickets"))
-        request_id = idempotency_key(request)
-        event = await self.client.create_event(name, total, request_id=request_id)
+        key = idempotency_key(request)
+        event = await self.client.create_event(name, total, idempotency_key=key)
         return json_response(event_json(event), 201)
 
     async def get_event(self, request: Request) -> Response:
@@ -165,12 +165,12 @@ class Routes:
         user_id = rules.positive_id("user_id", parse.integer_field(payload, "user_id"))
         event_id = rules.positive_id("event_id", parse.integer_field(payload, "event_id"))
         quantity = rules.quantity(parse.integer_field(payload, "quantity"))
-        request_id = idempotency_key(request)
+        key = idempotency_key(request)
         # A request with an idempotency key always reaches the booking
         # service, so its first result is recorded under the key.
-        if not request_id and self.sold_out.sold_out(event_id, quantity) is not None:
+        if not key and self.sold_out.sold_out(event_id, quantity) is not None:
             return error_response("sold out", 409)
-        reply = await self.client.book(user_id=user_id, event_id=event_id, quantity=quantity, request_id=request_id)
+        reply = await self.client.book(user_id=user_id, event_id=event_id, quantity=quantity, idempotency_key=key)
         if reply.outcome == pb.BOOK_OUTCOME_SOLD_OUT:
             self.sold_out.note(event_id, reply.available_tickets)
             return error_response("sold out", 409)

@@ -153,7 +153,7 @@ INVALID_BOOK_REQUESTS = [
     (dict(user_id=1, event_id=0, quantity=1), "event_id"),
     (dict(user_id=1, event_id=1, quantity=0), "quantity"),
     (dict(user_id=1, event_id=1, quantity=11), "quantity"),
-    (dict(user_id=1, event_id=1, quantity=1, request_id="has space"), "request_id"),
+    (dict(user_id=1, event_id=1, quantity=1, idempotency_key="has space"), "idempotency_key"),
 ]
 
 

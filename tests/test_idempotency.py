@@ -30,8 +30,8 @@ async def test_book_retry_returns_same_booking(booking: BookingClient, db, cache
     event = await booking.create_event(event_name, 10)
     key = new_key()
 
-    first = await booking.book(user_id=5, event_id=event.id, quantity=2, request_id=key)
-    second = await booking.book(user_id=5, event_id=event.id, quantity=2, request_id=key)
+    first = await booking.book(user_id=5, event_id=event.id, quantity=2, idempotency_key=key)
+    second = await booking.book(user_id=5, event_id=event.id, quantity=2, idempotency_key=key)
 
     assert first.outcome == pb.BOOK_OUTCOME_CONFIRMED
     assert second.booking == first.booking
@@ -45,7 +45,7 @@ async def test_book_racing_retries_book_once(booking: BookingClient, db, cache, 
     key = new_key()
 
     replies = await asyncio.gather(
-        *(booking.book(user_id=6, event_id=event.id, quantity=3, request_id=key) for _ in range(20))
+        *(booking.book(user_id=6, event_id=event.id, quantity=3, idempotency_key=key) for _ in range(20))
     )
 
     assert all(r.outcome == pb.BOOK_OUTCOME_CONFIRMED for r in replies)
@@ -58,13 +58,13 @@ async def test_book_racing_retries_book_once(booking: BookingClient, db, cache, 
 async def test_book_key_other_body_rejected(booking: BookingClient, db, cache, event_name: str) -> None:
     event = await booking.create_event(event_name, 10)
     key = new_key()
-    await booking.book(user_id=5, event_id=event.id, quantity=2, request_id=key)
+    await booking.book(user_id=5, event_id=event.id, quantity=2, idempotency_key=key)
 
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await booking.book(user_id=5, event_id=event.id, quantity=3, request_id=key)
+        await booking.book(user_id=5, event_id=event.id, quantity=3, idempotency_key=key)
 
     assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
-    assert "request_id" in caught.value.details()
+    assert "idempotency_key" in caught.value.details()
     assert event_state(db, cache, event.id).confirmed_quantity == 2
 
 
@@ -73,8 +73,8 @@ async def test_book_sold_out_result_repeated(booking: BookingClient, event_name:
     key = new_key()
     await booking.book(user_id=1, event_id=event.id, quantity=1)
 
-    first = await booking.book(user_id=2, event_id=event.id, quantity=1, request_id=key)
-    second = await booking.book(user_id=2, event_id=event.id, quantity=1, request_id=key)
+    first = await booking.book(user_id=2, event_id=event.id, quantity=1, idempotency_key=key)
+    second = await booking.book(user_id=2, event_id=event.id, quantity=1, idempotency_key=key)
 
     assert first.outcome == second.outcome == pb.BOOK_OUTCOME_SOLD_OUT
 
@@ -83,7 +83,7 @@ async def test_book_key_after_failed_attempt_books(booking: BookingClient, db, c
     event = await booking.create_event(event_name, 10)
     key = new_key()
     # An earlier attempt that failed and was compensated: the key's hold is released.
-    await booking.book(user_id=8, event_id=event.id, quantity=1, request_id=key)
+    await booking.book(user_id=8, event_id=event.id, quantity=1, idempotency_key=key)
     reservation_id = db.execute(
         "SELECT reservation_id FROM idempotency_keys WHERE operation = 'book' AND key = %s", (key,)
     ).fetchone()[0]
@@ -93,7 +93,7 @@ async def test_book_key_after_failed_attempt_books(booking: BookingClient, db, c
     db.execute("DELETE FROM bookings WHERE id = %s", (booking_id,))
     db.execute("DELETE FROM pending_releases WHERE reservation_id = %s", (reservation_id,))
 
-    retry = await booking.book(user_id=8, event_id=event.id, quantity=1, request_id=key)
+    retry = await booking.book(user_id=8, event_id=event.id, quantity=1, idempotency_key=key)
 
     assert retry.outcome == pb.BOOK_OUTCOME_CONFIRMED
     assert retry.booking.reservation_id != str(reservation_id)
@@ -104,7 +104,7 @@ async def test_create_event_racing_retries_create_once(booking: BookingClient, d
     key = new_key()
     name = f"idempotent event {key}"
 
-    events = await asyncio.gather(*(booking.create_event(name, 7, request_id=key) for _ in range(10)))
+    events = await asyncio.gather(*(booking.create_event(name, 7, idempotency_key=key) for _ in range(10)))
 
     assert len({e.id for e in events}) == 1
     assert db.execute("SELECT count(*) FROM events WHERE name = %s", (name,)).fetchone()[0] == 1
@@ -112,10 +112,10 @@ async def test_create_event_racing_retries_create_once(booking: BookingClient, d
 
 async def test_create_event_key_other_body_rejected(booking: BookingClient, db) -> None:
     key = new_key()
-    await booking.create_event(f"first {key}", 7, request_id=key)
+    await booking.create_event(f"first {key}", 7, idempotency_key=key)
 
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await booking.create_event(f"second {key}", 7, request_id=key)
+        await booking.create_event(f"second {key}", 7, idempotency_key=key)
 
     assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert db.execute("SELECT count(*) FROM events WHERE name = %s", (f"second {key}",)).fetchone()[0] == 0
@@ -124,10 +124,10 @@ async def test_create_event_key_other_body_rejected(booking: BookingClient, db) 
 async def test_expired_key_is_new(booking: BookingClient, db, cache, event_name: str) -> None:
     event = await booking.create_event(event_name, 10)
     key = new_key()
-    first = await booking.book(user_id=9, event_id=event.id, quantity=1, request_id=key)
+    first = await booking.book(user_id=9, event_id=event.id, quantity=1, idempotency_key=key)
     db.execute("UPDATE idempotency_keys SET expires_at = now() - interval '1 second' WHERE key = %s", (key,))
 
-    second = await booking.book(user_id=9, event_id=event.id, quantity=1, request_id=key)
+    second = await booking.book(user_id=9, event_id=event.id, quantity=1, idempotency_key=key)
 
     assert second.booking.id != first.booking.id
     assert event_state(db, cache, event.id).confirmed_quantity == 2
@@ -155,7 +155,7 @@ async def test_rest_key_retry_and_conflict(http: httpx.AsyncClient, db, cache, e
     assert [r.status_code for r in booked] == [200] * 10
     assert len({r.json()["id"] for r in booked}) == 1
     assert conflict.status_code == 422
-    assert "request_id" in conflict.json()["error"]
+    assert "idempotency_key" in conflict.json()["error"]
     state = event_state(db, cache, event_id)
     assert state.confirmed_quantity == 2
     assert_consistent(state)

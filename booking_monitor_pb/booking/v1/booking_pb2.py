@@ -25,37 +25,37 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n+booking_monitor_pb/booking/v1/booking.proto\x12\nbooking.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x83\x01\n\x05\x45vent\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x15\n\rtotal_tickets\x18\x03 \x01(\x03\x12\x19\n\x11\x61vailable_tickets\x18\x04 \x01(\x03\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"M\n\x12\x43reateEventRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x15\n\rtotal_tickets\x18\x02 \x01(\x03\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"#\n\x0fGetEventRequest\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\x03\"\xef\x01\n\x07\x42ooking\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x10\n\x08\x65vent_id\x18\x02 \x01(\x03\x12\x0f\n\x07user_id\x18\x03 \x01(\x03\x12\x10\n\x08quantity\x18\x04 \x01(\x05\x12)\n\x06status\x18\x05 \x01(\x0e\x32\x19.booking.v1.BookingStatus\x12\x16\n\x0ereservation_id\x18\x06 \x01(\t\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x63\x61ncelled_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"V\n\x0b\x42ookRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x10\n\x08\x65vent_id\x18\x02 \x01(\x03\x12\x10\n\x08quantity\x18\x03 \x01(\x05\x12\x12\n\nrequest_id\x18\x04 \x01(\t\"y\n\x0c\x42ookResponse\x12(\n\x07outcome\x18\x01 \x01(\x0e\x32\x17.booking.v1.BookOutcome\x12$\n\x07\x62ooking\x18\x02 \x01(\x0b\x32\x13.booking.v1.Booking\x12\x19\n\x11\x61vailable_tickets\x18\x03 \x01(\x03\"*\n\x14\x43\x61ncelBookingRequest\x12\x12\n\nbooking_id\x18\x01 \x01(\x03\"\'\n\x11GetBookingRequest\x12\x12\n\nbooking_id\x18\x01 \x01(\x03\"\x7f\n\x13ListBookingsRequest\x12\x0c\n\x04page\x18\x01 \x01(\x05\x12\x0c\n\x04size\x18\x02 \x01(\x05\x12)\n\x06status\x18\x03 \x01(\x0e\x32\x19.booking.v1.BookingStatus\x12\x0f\n\x07user_id\x18\x04 \x01(\x03\x12\x10\n\x08\x65vent_id\x18\x05 \x01(\x03\"h\n\x14ListBookingsResponse\x12%\n\x08\x62ookings\x18\x01 \x03(\x0b\x32\x13.booking.v1.Booking\x12\r\n\x05total\x18\x02 \x01(\x03\x12\x0c\n\x04page\x18\x03 \x01(\x05\x12\x0c\n\x04size\x18\x04 \x01(\x05*k\n\rBookingStatus\x12\x1e\n\x1a\x42OOKING_STATUS_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x42OOKING_STATUS_CONFIRMED\x10\x01\x12\x1c\n\x18\x42OOKING_STATUS_CANCELLED\x10\x02*\x87\x01\n\x0b\x42ookOutcome\x12\x1c\n\x18\x42OOK_OUTCOME_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x42OOK_OUTCOME_CONFIRMED\x10\x01\x12\x19\n\x15\x42OOK_OUTCOME_SOLD_OUT\x10\x02\x12#\n\x1f\x42OOK_OUTCOME_USER_LIMIT_REACHED\x10\x03\x32\xa6\x03\n\x0e\x42ookingService\x12@\n\x0b\x43reateEvent\x12\x1e.booking.v1.CreateEventRequest\x1a\x11.booking.v1.Event\x12:\n\x08GetEvent\x12\x1b.booking.v1.GetEventRequest\x1a\x11.booking.v1.Event\x12\x39\n\x04\x42ook\x12\x17.booking.v1.BookRequest\x1a\x18.booking.v1.BookResponse\x12\x46\n\rCancelBooking\x12 .booking.v1.CancelBookingRequest\x1a\x13.booking.v1.Booking\x12@\n\nGetBooking\x12\x1d.booking.v1.GetBookingRequest\x1a\x13.booking.v1.Booking\x12Q\n\x0cListBookings\x12\x1f.booking.v1.ListBookingsRequest\x1a .booking.v1.ListBookingsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n+booking_monitor_pb/booking/v1/booking.proto\x12\nbooking.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x83\x01\n\x05\x45vent\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x15\n\rtotal_tickets\x18\x03 \x01(\x03\x12\x19\n\x11\x61vailable_tickets\x18\x04 \x01(\x03\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"R\n\x12\x43reateEventRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x15\n\rtotal_tickets\x18\x02 \x01(\x03\x12\x17\n\x0fidempotency_key\x18\x03 \x01(\t\"#\n\x0fGetEventRequest\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\x03\"\xef\x01\n\x07\x42ooking\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x10\n\x08\x65vent_id\x18\x02 \x01(\x03\x12\x0f\n\x07user_id\x18\x03 \x01(\x03\x12\x10\n\x08quantity\x18\x04 \x01(\x05\x12)\n\x06status\x18\x05 \x01(\x0e\x32\x19.booking.v1.BookingStatus\x12\x16\n\x0ereservation_id\x18\x06 \x01(\t\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x63\x61ncelled_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"[\n\x0b\x42ookRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x10\n\x08\x65vent_id\x18\x02 \x01(\x03\x12\x10\n\x08quantity\x18\x03 \x01(\x05\x12\x17\n\x0fidempotency_key\x18\x04 \x01(\t\"y\n\x0c\x42ookResponse\x12(\n\x07outcome\x18\x01 \x01(\x0e\x32\x17.booking.v1.BookOutcome\x12$\n\x07\x62ooking\x18\x02 \x01(\x0b\x32\x13.booking.v1.Booking\x12\x19\n\x11\x61vailable_tickets\x18\x03 \x01(\x03\"*\n\x14\x43\x61ncelBookingRequest\x12\x12\n\nbooking_id\x18\x01 \x01(\x03\"\'\n\x11GetBookingRequest\x12\x12\n\nbooking_id\x18\x01 \x01(\x03\"\x7f\n\x13ListBookingsRequest\x12\x0c\n\x04page\x18\x01 \x01(\x05\x12\x0c\n\x04size\x18\x02 \x01(\x05\x12)\n\x06status\x18\x03 \x01(\x0e\x32\x19.booking.v1.BookingStatus\x12\x0f\n\x07user_id\x18\x04 \x01(\x03\x12\x10\n\x08\x65vent_id\x18\x05 \x01(\x03\"h\n\x14ListBookingsResponse\x12%\n\x08\x62ookings\x18\x01 \x03(\x0b\x32\x13.booking.v1.Booking\x12\r\n\x05total\x18\x02 \x01(\x03\x12\x0c\n\x04page\x18\x03 \x01(\x05\x12\x0c\n\x04size\x18\x04 \x01(\x05*k\n\rBookingStatus\x12\x1e\n\x1a\x42OOKING_STATUS_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x42OOKING_STATUS_CONFIRMED\x10\x01\x12\x1c\n\x18\x42OOKING_STATUS_CANCELLED\x10\x02*\x87\x01\n\x0b\x42ookOutcome\x12\x1c\n\x18\x42OOK_OUTCOME_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x42OOK_OUTCOME_CONFIRMED\x10\x01\x12\x19\n\x15\x42OOK_OUTCOME_SOLD_OUT\x10\x02\x12#\n\x1f\x42OOK_OUTCOME_USER_LIMIT_REACHED\x10\x03\x32\xa6\x03\n\x0e\x42ookingService\x12@\n\x0b\x43reateEvent\x12\x1e.booking.v1.CreateEventRequest\x1a\x11.booking.v1.Event\x12:\n\x08GetEvent\x12\x1b.booking.v1.GetEventRequest\x1a\x11.booking.v1.Event\x12\x39\n\x04\x42ook\x12\x17.booking.v1.BookRequest\x1a\x18.booking.v1.BookResponse\x12\x46\n\rCancelBooking\x12 .booking.v1.CancelBookingRequest\x1a\x13.booking.v1.Booking\x12@\n\nGetBooking\x12\x1d.booking.v1.GetBookingRequest\x1a\x13.booking.v1.Booking\x12Q\n\x0cListBookings\x12\x1f.booking.v1.ListBookingsRequest\x1a .booking.v1.ListBookingsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'booking_monitor_pb.booking.v1.booking_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_BOOKINGSTATUS']._serialized_start=1115
-  _globals['_BOOKINGSTATUS']._serialized_end=1222
-  _globals['_BOOKOUTCOME']._serialized_start=1225
-  _globals['_BOOKOUTCOME']._serialized_end=1360
+  _globals['_BOOKINGSTATUS']._serialized_start=1125
+  _globals['_BOOKINGSTATUS']._serialized_end=1232
+  _globals['_BOOKOUTCOME']._serialized_start=1235
+  _globals['_BOOKOUTCOME']._serialized_end=1370
   _globals['_EVENT']._serialized_start=93
   _globals['_EVENT']._serialized_end=224
   _globals['_CREATEEVENTREQUEST']._serialized_start=226
-  _globals['_CREATEEVENTREQUEST']._serialized_end=303
-  _globals['_GETEVENTREQUEST']._serialized_start=305
-  _globals['_GETEVENTREQUEST']._serialized_end=340
-  _globals['_BOOKING']._serialized_start=343
-  _globals['_BOOKING']._serialized_end=582
-  _globals['_BOOKREQUEST']._serialized_start=584
-  _globals['_BOOKREQUEST']._serialized_end=670
-  _globals['_BOOKRESPONSE']._serialized_start=672
-  _globals['_BOOKRESPONSE']._serialized_end=793
-  _globals['_CANCELBOOKINGREQUEST']._serialized_start=795
-  _globals['_CANCELBOOKINGREQUEST']._serialized_end=837
-  _globals['_GETBOOKINGREQUEST']._serialized_start=839
-  _globals['_GETBOOKINGREQUEST']._serialized_end=878
-  _globals['_LISTBOOKINGSREQUEST']._serialized_start=880
-  _globals['_LISTBOOKINGSREQUEST']._serialized_end=1007
-  _globals['_LISTBOOKINGSRESPONSE']._serialized_start=1009
-  _globals['_LISTBOOKINGSRESPONSE']._serialized_end=1113
-  _globals['_BOOKINGSERVICE']._serialized_start=1363
-  _globals['_BOOKINGSERVICE']._serialized_end=1785
+  _globals['_CREATEEVENTREQUEST']._serialized_end=308
+  _globals['_GETEVENTREQUEST']._serialized_start=310
+  _globals['_GETEVENTREQUEST']._serialized_end=345
+  _globals['_BOOKING']._serialized_start=348
+  _globals['_BOOKING']._serialized_end=587
+  _globals['_BOOKREQUEST']._serialized_start=589
+  _globals['_BOOKREQUEST']._serialized_end=680
+  _globals['_BOOKRESPONSE']._serialized_start=682
+  _globals['_BOOKRESPONSE']._serialized_end=803
+  _globals['_CANCELBOOKINGREQUEST']._serialized_start=805
+  _globals['_CANCELBOOKINGREQUEST']._serialized_end=847
+  _globals['_GETBOOKINGREQUEST']._serialized_start=849
+  _globals['_GETBOOKINGREQUEST']._serialized_end=888
+  _globals['_LISTBOOKINGSREQUEST']._serialized_start=890
+  _globals['_LISTBOOKINGSREQUEST']._serialized_end=1017
+  _globals['_LISTBOOKINGSRESPONSE']._serialized_start=1019
+  _globals['_LISTBOOKINGSRESPONSE']._serialized_end=1123
+  _globals['_BOOKINGSERVICE']._serialized_start=1373
+  _globals['_BOOKINGSERVICE']._serialized_end=1795
 # @@protoc_insertion_point(module_scope)

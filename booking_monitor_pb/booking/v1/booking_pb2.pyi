@@ -45,14 +45,14 @@ class Event(_message.Message):
     def __init__(self, id: _Optional[int] = ..., name: _Optional[str] = ..., total_tickets: _Optional[int] = ..., available_tickets: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CreateEventRequest(_message.Message):
-    __slots__ = ("name", "total_tickets", "request_id")
+    __slots__ = ("name", "total_tickets", "idempotency_key")
     NAME_FIELD_NUMBER: _ClassVar[int]
     TOTAL_TICKETS_FIELD_NUMBER: _ClassVar[int]
-    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     name: str
     total_tickets: int
-    request_id: str
-    def __init__(self, name: _Optional[str] = ..., total_tickets: _Optional[int] = ..., request_id: _Optional[str] = ...) -> None: ...
+    idempotency_key: str
+    def __init__(self, name: _Optional[str] = ..., total_tickets: _Optional[int] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
 
 class GetEventRequest(_message.Message):
     __slots__ = ("event_id",)
@@ -81,16 +81,16 @@ class Booking(_message.Message):
     def __init__(self, id: _Optional[int] = ..., event_id: _Optional[int] = ..., user_id: _Optional[int] = ..., quantity: _Optional[int] = ..., status: _Optional[_Union[BookingStatus, str]] = ..., reservation_id: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cancelled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class BookRequest(_message.Message):
-    __slots__ = ("user_id", "event_id", "quantity", "request_id")
+    __slots__ = ("user_id", "event_id", "quantity", "idempotency_key")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     QUANTITY_FIELD_NUMBER: _ClassVar[int]
-    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     user_id: int
     event_id: int
     quantity: int
-    request_id: str
-    def __init__(self, user_id: _Optional[int] = ..., event_id: _Optional[int] = ..., quantity: _Optional[int] = ..., request_id: _Optional[str] = ...) -> None: ...
+    idempotency_key: str
+    def __init__(self, user_id: _Optional[int] = ..., event_id: _Optional[int] = ..., quantity: _Optional[int] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
 
 class BookResponse(_message.Message):
     __slots__ = ("outcome", "booking", "available_tickets")
