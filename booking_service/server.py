@@ -25,7 +25,7 @@ from booking_service.servicer import BookingServicer
 from booking_service.writer import GroupCommitWriter
 from clients.batching import BatchingInventoryClient
 from clients.inventory import InventoryClient
-from common import lifecycle, limits, metrics
+from common import lifecycle, limits, metrics, request_ids
 from common.sold_out import SoldOutMemory
 from common.settings import redact_url
 
@@ -81,7 +81,7 @@ class BookingServer:
         self.server = limits.grpc_server(
             max_message_bytes=config.max_message_bytes,
             max_in_flight=config.max_in_flight,
-            interceptors=[metrics.MetricsInterceptor()],
+            interceptors=[metrics.MetricsInterceptor(), request_ids.RequestIdInterceptor()],
         )
         booking_pb2_grpc.add_BookingServiceServicer_to_server(
             BookingServicer(

@@ -22,6 +22,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from booking_service.models import BookingRow, NewBooking
+from common import request_ids
 
 logger = logging.getLogger(__name__)
 
@@ -103,6 +104,13 @@ class InsertDeadlinePassed(Exception):
 class _Pending:
     booking: NewBooking
     future: asyncio.Future[BookingRow | None]
+    # The request id of the caller, for log lines about this booking: the
+    # writer's tasks serve many requests and have none of their own.
+    request_id: str
+
+    @property
+    def log_extra(self) -> dict[str, str]:
+        return {"request_id": self.request_id or "-"}
 
 
 @dataclass
@@ -145,7 +153,7 @@ class GroupCommitWriter:
 
     async def insert(self, booking: NewBooking) -> BookingRow | None:
         future: asyncio.Future[BookingRow | None] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Pending(booking, future))
+        self._queue.put_nowait(_Pending(booking, future, request_ids.current.get()))
         return await future
 
     async def _run(self) -> None:
@@ -170,7 +178,10 @@ class GroupCommitWriter:
         except psycopg.OperationalError as exc:
             # The connection broke; the transaction may or may not have
             # committed, so each caller must check before compensating.
-            logger.warning("batch insert of %d bookings failed, outcome unknown: %s", len(batch), exc)
+            logger.warning(
+                "batch insert of %d bookings failed, outcome unknown (requests %s): %s",
+                len(batch), request_ids.summary(p.request_id for p in batch), exc,
+            )
             for pending in batch:
                 if not pending.future.done():
                     pending.future.set_exception(InsertOutcomeUnknown(str(exc)))
@@ -180,13 +191,17 @@ class GroupCommitWriter:
                 logger.warning(
                     "insert of reservation %s for event %d failed: %s",
                     batch[0].booking.reservation_id, batch[0].booking.event_id, exc,
+                    extra=batch[0].log_extra,
                 )
                 if not batch[0].future.done():
                     batch[0].future.set_exception(exc)
                 return
             # One bad booking fails the whole statement: write each one alone
             # so only that one fails.
-            logger.warning("batch insert of %d bookings failed, retrying one by one: %s", len(batch), exc)
+            logger.warning(
+                "batch insert of %d bookings failed, retrying one by one (requests %s): %s",
+                len(batch), request_ids.summary(p.request_id for p in batch), exc,
+            )
             for pending in batch:
                 await self._write([pending])
             return
@@ -209,6 +224,7 @@ class GroupCommitWriter:
                 logger.warning(
                     "reservation %s of event %d not inserted: its insert deadline passed",
                     pending.booking.reservation_id, pending.booking.event_id,
+                    extra=pending.log_extra,
                 )
                 if not pending.future.done():
                     pending.future.set_exception(InsertDeadlinePassed(str(pending.booking.reservation_id)))

@@ -11,6 +11,7 @@ flight and leave together.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from typing import Generic, TypeVar
 
 from booking_monitor_pb.inventory.v1 import inventory_pb2 as pb
 from clients.inventory import InventoryClient, reserve_request
+from common import request_ids
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +67,12 @@ class Batcher(Generic[Item, Result]):
     async def submit(self, item: Item, timeout: float | None = None) -> Result:
         """Queue item and wait for its result; timeout (seconds) defaults to the batcher's."""
         if self._loop_task is None:
-            self._loop_task = asyncio.create_task(self._run(), name=f"batcher-{self.name}")
+            # The loop and the batch calls it starts serve many requests, so
+            # they run in an empty context, without the first caller's
+            # request id; each item carries its own instead.
+            self._loop_task = asyncio.create_task(
+                self._run(), name=f"batcher-{self.name}", context=contextvars.Context()
+            )
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Result] = loop.create_future()
         limit = self._timeout if timeout is None else min(timeout, self._timeout)
@@ -152,11 +159,16 @@ class BatchingInventoryClient:
         hold_ms: int = 0,
         timeout: float | None = None,
     ) -> pb.ReserveResponse:
-        request = reserve_request(event_id, reservation_id, quantity, user_id=user_id, hold_ms=hold_ms)
+        request = reserve_request(
+            event_id, reservation_id, quantity, user_id=user_id, hold_ms=hold_ms, request_id=request_ids.current.get()
+        )
         return await self._reserves.submit(request, timeout)
 
     async def confirm(self, event_id: int, reservation_id: str) -> pb.ConfirmResponse:
-        return await self._confirms.submit(pb.ConfirmRequest(event_id=event_id, reservation_id=reservation_id))
+        request = pb.ConfirmRequest(
+            event_id=event_id, reservation_id=reservation_id, request_id=request_ids.current.get()
+        )
+        return await self._confirms.submit(request)
 
     async def close(self) -> None:
         await self._reserves.close()

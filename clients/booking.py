@@ -8,6 +8,7 @@ from booking_monitor_pb.booking.v1 import booking_pb2 as pb
 from booking_monitor_pb.booking.v1 import booking_pb2_grpc as pb_grpc
 from clients.channel import open_channel
 from clients.retry import NO_RETRY, Backoff, call_with_retry
+from common import request_ids
 
 DEFAULT_TIMEOUT_S = 5.0
 
@@ -17,7 +18,8 @@ class BookingClient:
 
     Reads are retried on UNAVAILABLE. Book and CreateEvent are retried only
     when an idempotency key is given, because only then is a repeat harmless;
-    CancelBooking is idempotent and always retried.
+    CancelBooking is idempotent and always retried. Each call sends the
+    current request id (common.request_ids) as x-request-id metadata.
     """
 
     def __init__(
@@ -91,6 +93,7 @@ class BookingClient:
         return await self._call("ListBookings", self._stub.ListBookings, request, timeout, self._backoff, metadata)
 
     async def _call(self, method, rpc, request, timeout, backoff, metadata):
+        metadata = request_ids.outgoing_metadata(metadata)
         return await call_with_retry(
             method,
             lambda remaining: rpc(request, timeout=remaining, metadata=metadata),

@@ -8,21 +8,28 @@ from booking_monitor_pb.inventory.v1 import inventory_pb2 as pb
 from booking_monitor_pb.inventory.v1 import inventory_pb2_grpc as pb_grpc
 from clients.channel import open_channel
 from clients.retry import Backoff, call_with_retry
+from common import request_ids
 
 DEFAULT_TIMEOUT_S = 2.0
 
 
 def reserve_request(
-    event_id: int, reservation_id: str, quantity: int, *, user_id: int = 0, hold_ms: int = 0
+    event_id: int, reservation_id: str, quantity: int, *, user_id: int = 0, hold_ms: int = 0, request_id: str = ""
 ) -> pb.ReserveRequest:
     return pb.ReserveRequest(
-        event_id=event_id, reservation_id=reservation_id, quantity=quantity, user_id=user_id, hold_ms=hold_ms
+        event_id=event_id,
+        reservation_id=reservation_id,
+        quantity=quantity,
+        user_id=user_id,
+        hold_ms=hold_ms,
+        request_id=request_id,
     )
 
 
 class InventoryClient:
     """Calls the inventory service. Every call here is idempotent, so each one is
-    retried on UNAVAILABLE within its timeout."""
+    retried on UNAVAILABLE within its timeout. Each call sends the current
+    request id (common.request_ids) as x-request-id metadata."""
 
     def __init__(
         self,
@@ -124,9 +131,10 @@ class InventoryClient:
         return list(reply.released)
 
     async def _call(self, method, rpc, request, timeout: float | None):
+        metadata = request_ids.outgoing_metadata()
         return await call_with_retry(
             method,
-            lambda remaining: rpc(request, timeout=remaining),
+            lambda remaining: rpc(request, timeout=remaining, metadata=metadata),
             timeout=self._timeout if timeout is None else timeout,
             backoff=self._backoff,
         )

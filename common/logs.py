@@ -1,4 +1,8 @@
-"""Logging set-up shared by the services: human-readable text or JSON lines."""
+"""Logging set-up shared by the services: human-readable text or JSON lines.
+
+Every line carries the id of the client request that caused it, or "-"
+for work no request caused (start, stop, the expiry sweep).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,8 @@ import json
 import logging
 import sys
 import time
+
+from common import request_ids
 
 _STANDARD_ATTRIBUTES = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 
@@ -20,7 +26,12 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        request_id = getattr(record, "request_id", "-")
+        if request_id != "-":
+            entry["request_id"] = request_id
         for key, value in record.__dict__.items():
+            if key == "request_id":
+                continue
             if key not in _STANDARD_ATTRIBUTES and not key.startswith("_"):
                 entry[key] = value
         if record.exc_info:
@@ -31,10 +42,11 @@ class JsonFormatter(logging.Formatter):
 def configure(level: str = "info", fmt: str = "text") -> None:
     """Send all log records to stderr in the chosen format."""
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(request_ids.LogFilter())
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -24,37 +24,47 @@ RPC_SECONDS = Histogram(
 class MetricsInterceptor(grpc.aio.ServerInterceptor):
     """Count and time every unary-unary call; other kinds pass through untouched."""
 
+    def __init__(self) -> None:
+        # Wrapped handlers by method: the wrapper depends on the method only.
+        self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
+
     async def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
+        wrapped = self._wrapped.get(handler_call_details.method)
+        if wrapped is not None:
+            return wrapped
         handler = await continuation(handler_call_details)
         if handler is None or handler.unary_unary is None:
             return handler
-        method = handler_call_details.method.rsplit("/", 1)[-1]
-        behavior = handler.unary_unary
-
-        async def measured(request, context: grpc.aio.ServicerContext):
-            started = time.perf_counter()
-            code = grpc.StatusCode.UNKNOWN
-            try:
-                response = await behavior(request, context)
-                code = context.code() or grpc.StatusCode.OK
-                return response
-            except BaseException:
-                # context.abort raises after setting the code it sends.
-                code = context.code() or grpc.StatusCode.UNKNOWN
-                raise
-            finally:
-                RPC_CALLS.labels(method, _code_name(code)).inc()
-                RPC_SECONDS.labels(method).observe(time.perf_counter() - started)
-
-        return grpc.unary_unary_rpc_method_handler(
-            measured,
+        wrapped = grpc.unary_unary_rpc_method_handler(
+            _measured(handler_call_details.method.rsplit("/", 1)[-1], handler.unary_unary),
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
+        self._wrapped[handler_call_details.method] = wrapped
+        return wrapped
+
+
+def _measured(method: str, behavior):
+    async def measured(request, context: grpc.aio.ServicerContext):
+        started = time.perf_counter()
+        code = grpc.StatusCode.UNKNOWN
+        try:
+            response = await behavior(request, context)
+            code = context.code() or grpc.StatusCode.OK
+            return response
+        except BaseException:
+            # context.abort raises after setting the code it sends.
+            code = context.code() or grpc.StatusCode.UNKNOWN
+            raise
+        finally:
+            RPC_CALLS.labels(method, _code_name(code)).inc()
+            RPC_SECONDS.labels(method).observe(time.perf_counter() - started)
+
+    return measured
 
 
 def _code_name(code: grpc.StatusCode | int) -> str:

@@ -12,7 +12,7 @@ from grpc_reflection.v1alpha import reflection
 from redis.asyncio.cluster import RedisCluster
 
 from booking_monitor_pb.inventory.v1 import inventory_pb2, inventory_pb2_grpc
-from common import lifecycle, limits, metrics
+from common import lifecycle, limits, metrics, request_ids
 from common.settings import redact_url
 from inventory_service.config import InventoryConfig
 from inventory_service.servicer import InventoryServicer
@@ -62,7 +62,7 @@ class InventoryServer:
         self.server = limits.grpc_server(
             max_message_bytes=config.max_message_bytes,
             max_in_flight=config.max_in_flight,
-            interceptors=[metrics.MetricsInterceptor()],
+            interceptors=[metrics.MetricsInterceptor(), request_ids.RequestIdInterceptor()],
         )
         inventory_pb2_grpc.add_InventoryServiceServicer_to_server(
             InventoryServicer(self.store, default_hold_ms=config.hold_ms), self.server

@@ -10,7 +10,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from booking_monitor_pb.inventory.v1 import inventory_pb2 as pb
 from booking_monitor_pb.inventory.v1 import inventory_pb2_grpc as pb_grpc
-from common import rules
+from common import request_ids, rules
 from inventory_service.store import ReservationConflict, ReserveItem, ReserveResult, Stock, StockMissing, StockStore
 
 logger = logging.getLogger(__name__)
@@ -87,7 +87,9 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             if request.user_id:
                 rules.positive_id("user_id", request.user_id)
             hold_ms = rules.hold_ms(request.hold_ms) or self._default_hold_ms
+            request_id = request_ids.check_optional("request_id", request.request_id)
             result = await self._store.reserve(event_id, reservation_id, quantity, hold_ms)
+            _log_reserve(reservation_id, event_id, quantity, result, request_id)
             return _reserve_message(result)
 
     async def Release(self, request: pb.ReleaseRequest, context: grpc.aio.ServicerContext) -> pb.ReleaseResponse:
@@ -111,12 +113,9 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         async with _errors_mapped(context, "Confirm", request.event_id, request.reservation_id):
             event_id = rules.positive_id("event_id", request.event_id)
             reservation_id = rules.reservation_id(request.reservation_id)
+            request_id = request_ids.check_optional("request_id", request.request_id)
             result = await self._store.confirm(event_id, reservation_id)
-            if not result.confirmed:
-                logger.warning(
-                    "confirm of reservation %s of event %d found it %s",
-                    reservation_id, event_id, result.previous.name,
-                )
+            _log_confirm(reservation_id, event_id, result, request_id)
             return pb.ConfirmResponse(confirmed=result.confirmed, previous_state=int(result.previous))
 
 
@@ -126,6 +125,9 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         async with _errors_mapped(context, "ReserveBatch", 0):
             items = [self._reserve_item(index, item) for index, item in enumerate(request.items)]
             results = await self._store.reserve_many(items) if items else []
+            if logger.isEnabledFor(logging.DEBUG):
+                for item, message, result in zip(items, request.items, results):
+                    _log_reserve(item.reservation_id, item.event_id, item.quantity, result, message.request_id)
             return pb.ReserveBatchResponse(items=[_reserve_message(r) for r in results])
 
     async def ConfirmBatch(
@@ -136,12 +138,10 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             for index, item in enumerate(request.items):
                 with _field_prefix(f"items[{index}]."):
                     items.append((rules.positive_id("event_id", item.event_id), rules.reservation_id(item.reservation_id)))
+                    request_ids.check_optional("request_id", item.request_id)
             results = await self._store.confirm_many(items) if items else []
-            for (event_id, reservation_id), result in zip(items, results):
-                if not result.confirmed:
-                    logger.warning(
-                        "confirm of reservation %s of event %d found it %s", reservation_id, event_id, result.previous.name
-                    )
+            for (event_id, reservation_id), message, result in zip(items, request.items, results):
+                _log_confirm(reservation_id, event_id, result, message.request_id)
             return pb.ConfirmBatchResponse(items=[
                 pb.ConfirmResponse(confirmed=r.confirmed, previous_state=int(r.previous)) for r in results
             ])
@@ -181,7 +181,31 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             if item.user_id:
                 rules.positive_id("user_id", item.user_id)
             hold_ms = rules.hold_ms(item.hold_ms) or self._default_hold_ms
+            request_ids.check_optional("request_id", item.request_id)
         return ReserveItem(event_id, reservation_id, quantity, hold_ms)
+
+
+def _request_id_extra(request_id: str) -> dict[str, str] | None:
+    """Return `extra` that logs a batch item under its own request id; None keeps the call's id."""
+    return {"request_id": request_id} if request_id else None
+
+
+def _log_reserve(reservation_id: str, event_id: int, quantity: int, result: ReserveResult, request_id: str) -> None:
+    logger.debug(
+        "reserve %s of event %d for %d tickets: %s, available=%d",
+        reservation_id, event_id, quantity, result.status.name, result.available,
+        extra=_request_id_extra(request_id),
+    )
+
+
+def _log_confirm(reservation_id: str, event_id: int, result, request_id: str) -> None:
+    if result.confirmed:
+        logger.debug("confirmed reservation %s of event %d", reservation_id, event_id, extra=_request_id_extra(request_id))
+    else:
+        logger.warning(
+            "confirm of reservation %s of event %d found it %s",
+            reservation_id, event_id, result.previous.name, extra=_request_id_extra(request_id),
+        )
 
 
 class _field_prefix:

@@ -46,6 +46,7 @@ from rest_shim.auth import AdminToken
 from rest_shim.config import ShimConfig
 from rest_shim.errors import RequestRejected
 from rest_shim.limits import RequestLimits, read_body
+from rest_shim.request_id import RequestIdMiddleware
 from rest_shim.views import STATUS_VALUES, booking_json, event_json
 
 logger = logging.getLogger(__name__)
@@ -269,6 +270,7 @@ def create_app(config: ShimConfig | None = None) -> Starlette:
             Route("/openapi.json", routes.openapi, methods=["GET"]),
         ],
         middleware=[
+            Middleware(RequestIdMiddleware),
             Middleware(
                 RequestLimits,
                 max_in_flight=config.max_in_flight,

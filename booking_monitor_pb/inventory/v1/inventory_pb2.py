@@ -24,17 +24,17 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n/booking_monitor_pb/inventory/v1/inventory.proto\x12\x0cinventory.v1\"y\n\x10InitStockRequest\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\x03\x12\x11\n\tavailable\x18\x02 \x01(\x03\x12\r\n\x05total\x18\x03 \x01(\x03\x12\x0f\n\x07replace\x18\x04 \x01(\x08\x12 \n\x18released_reservation_ids\x18\x05 \x03(\t\"L\n\x11InitStockResponse\x12\x13\n\x0binitialised\x18\x01 \x01(\x08\x12\"\n\x05stock\x18\x02 \x01(\x0b\x32\x13.inventory.v1.Stock\"#\n\x0fGetStockRequest\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\x03\"6\n\x10GetStockResponse\x12\"\n\x05stock\x18\x01 \x01(\x0b\x32\x13.inventory.v1.Stock\"I\n\x05Stock\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\x03\x12\r\n\x05total\x18\x02 \x01(\x03\x12\x11\n\tavailable\x18\x03 \x01(\x03\x12\x0c\n\x04held\x18\x04 \x01(\x03\"n\n\x0eReserveRequest\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\x03\x12\x16\n\x0ereservation_id\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\x05\x12\x0f\n\x07user_id\x18\x04 \x01(\x03\x12\x0f\n\x07hold_ms\x18\x05 \x01(\r\"\x83\x01\n\x0fReserveResponse\x12+\n\x06status\x18\x01 \x01(\x0e\x32\x1b.inventory.v1.ReserveStatus\x12\x11\n\tavailable\x18\x02 \x01(\x03\x12\x18\n\x10hold_deadline_ms\x18\x03 \x01(\x03\x12\x16\n\x0eserver_time_ms\x18\x04 \x01(\x03\"W\n\x0eReleaseRequest\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\x03\x12\x16\n\x0ereservation_id\x18\x02 \x01(\t\x12\x1b\n\x13quantity_if_unknown\x18\x03 \x01(\x05\"g\n\x0fReleaseResponse\x12\x10\n\x08released\x18\x01 \x01(\x08\x12/\n\x0eprevious_state\x18\x02 \x01(\x0e\x32\x17.inventory.v1.HoldState\x12\x11\n\tavailable\x18\x03 \x01(\x03\":\n\x0e\x43onfirmRequest\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\x03\x12\x16\n\x0ereservation_id\x18\x02 \x01(\t\"U\n\x0f\x43onfirmResponse\x12\x11\n\tconfirmed\x18\x01 \x01(\x08\x12/\n\x0eprevious_state\x18\x02 \x01(\x0e\x32\x17.inventory.v1.HoldState\"B\n\x13ReserveBatchRequest\x12+\n\x05items\x18\x01 \x03(\x0b\x32\x1c.inventory.v1.ReserveRequest\"D\n\x14ReserveBatchResponse\x12,\n\x05items\x18\x01 \x03(\x0b\x32\x1d.inventory.v1.ReserveResponse\"B\n\x13\x43onfirmBatchRequest\x12+\n\x05items\x18\x01 \x03(\x0b\x32\x1c.inventory.v1.ConfirmRequest\"D\n\x14\x43onfirmBatchResponse\x12,\n\x05items\x18\x01 \x03(\x0b\x32\x1d.inventory.v1.ConfirmResponse\":\n\x17ListExpiredHoldsRequest\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\x03\x12\r\n\x05limit\x18\x02 \x01(\x05\"E\n\x04Hold\x12\x16\n\x0ereservation_id\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\x05\x12\x13\n\x0b\x64\x65\x61\x64line_ms\x18\x03 \x01(\x03\"=\n\x18ListExpiredHoldsResponse\x12!\n\x05holds\x18\x01 \x03(\x0b\x32\x12.inventory.v1.Hold\"?\n\x12\x45xpireHoldsRequest\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\x03\x12\x17\n\x0freservation_ids\x18\x02 \x03(\t\"\'\n\x13\x45xpireHoldsResponse\x12\x10\n\x08released\x18\x01 \x03(\x08\"9\n\x13\x42\x65ginRebuildRequest\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\x03\x12\x10\n\x08quiet_ms\x18\x02 \x01(\r\"=\n\x14\x42\x65ginRebuildResponse\x12\x14\n\x0cstock_exists\x18\x01 \x01(\x08\x12\x0f\n\x07wait_ms\x18\x02 \x01(\x03*\xe3\x01\n\rReserveStatus\x12\x1e\n\x1aRESERVE_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17RESERVE_STATUS_RESERVED\x10\x01\x12\x1b\n\x17RESERVE_STATUS_SOLD_OUT\x10\x02\x12 \n\x1cRESERVE_STATUS_STOCK_MISSING\x10\x03\x12\x1b\n\x17RESERVE_STATUS_RELEASED\x10\x04\x12\x1c\n\x18RESERVE_STATUS_CONFIRMED\x10\x05\x12\x1b\n\x17RESERVE_STATUS_CONFLICT\x10\x06*\x87\x01\n\tHoldState\x12\x1a\n\x16HOLD_STATE_UNSPECIFIED\x10\x00\x12\x13\n\x0fHOLD_STATE_HELD\x10\x01\x12\x18\n\x14HOLD_STATE_CONFIRMED\x10\x02\x12\x17\n\x13HOLD_STATE_RELEASED\x10\x03\x12\x16\n\x12HOLD_STATE_UNKNOWN\x10\x04\x32\xbf\x06\n\x10InventoryService\x12L\n\tInitStock\x12\x1e.inventory.v1.InitStockRequest\x1a\x1f.inventory.v1.InitStockResponse\x12U\n\x0c\x42\x65ginRebuild\x12!.inventory.v1.BeginRebuildRequest\x1a\".inventory.v1.BeginRebuildResponse\x12I\n\x08GetStock\x12\x1d.inventory.v1.GetStockRequest\x1a\x1e.inventory.v1.GetStockResponse\x12\x46\n\x07Reserve\x12\x1c.inventory.v1.ReserveRequest\x1a\x1d.inventory.v1.ReserveResponse\x12\x46\n\x07Release\x12\x1c.inventory.v1.ReleaseRequest\x1a\x1d.inventory.v1.ReleaseResponse\x12\x46\n\x07\x43onfirm\x12\x1c.inventory.v1.ConfirmRequest\x1a\x1d.inventory.v1.ConfirmResponse\x12U\n\x0cReserveBatch\x12!.inventory.v1.ReserveBatchRequest\x1a\".inventory.v1.ReserveBatchResponse\x12U\n\x0c\x43onfirmBatch\x12!.inventory.v1.ConfirmBatchRequest\x1a\".inventory.v1.ConfirmBatchResponse\x12\x61\n\x10ListExpiredHolds\x12%.inventory.v1.ListExpiredHoldsRequest\x1a&.inventory.v1.ListExpiredHoldsResponse\x12R\n\x0b\x45xpireHolds\x12 .inventory.v1.ExpireHoldsRequest\x1a!.inventory.v1.ExpireHoldsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n/booking_monitor_pb/inventory/v1/inventory.proto\x12\x0cinventory.v1\"y\n\x10InitStockRequest\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\x03\x12\x11\n\tavailable\x18\x02 \x01(\x03\x12\r\n\x05total\x18\x03 \x01(\x03\x12\x0f\n\x07replace\x18\x04 \x01(\x08\x12 \n\x18released_reservation_ids\x18\x05 \x03(\t\"L\n\x11InitStockResponse\x12\x13\n\x0binitialised\x18\x01 \x01(\x08\x12\"\n\x05stock\x18\x02 \x01(\x0b\x32\x13.inventory.v1.Stock\"#\n\x0fGetStockRequest\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\x03\"6\n\x10GetStockResponse\x12\"\n\x05stock\x18\x01 \x01(\x0b\x32\x13.inventory.v1.Stock\"I\n\x05Stock\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\x03\x12\r\n\x05total\x18\x02 \x01(\x03\x12\x11\n\tavailable\x18\x03 \x01(\x03\x12\x0c\n\x04held\x18\x04 \x01(\x03\"\x82\x01\n\x0eReserveRequest\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\x03\x12\x16\n\x0ereservation_id\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\x05\x12\x0f\n\x07user_id\x18\x04 \x01(\x03\x12\x0f\n\x07hold_ms\x18\x05 \x01(\r\x12\x12\n\nrequest_id\x18\x06 \x01(\t\"\x83\x01\n\x0fReserveResponse\x12+\n\x06status\x18\x01 \x01(\x0e\x32\x1b.inventory.v1.ReserveStatus\x12\x11\n\tavailable\x18\x02 \x01(\x03\x12\x18\n\x10hold_deadline_ms\x18\x03 \x01(\x03\x12\x16\n\x0eserver_time_ms\x18\x04 \x01(\x03\"W\n\x0eReleaseRequest\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\x03\x12\x16\n\x0ereservation_id\x18\x02 \x01(\t\x12\x1b\n\x13quantity_if_unknown\x18\x03 \x01(\x05\"g\n\x0fReleaseResponse\x12\x10\n\x08released\x18\x01 \x01(\x08\x12/\n\x0eprevious_state\x18\x02 \x01(\x0e\x32\x17.inventory.v1.HoldState\x12\x11\n\tavailable\x18\x03 \x01(\x03\"N\n\x0e\x43onfirmRequest\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\x03\x12\x16\n\x0ereservation_id\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"U\n\x0f\x43onfirmResponse\x12\x11\n\tconfirmed\x18\x01 \x01(\x08\x12/\n\x0eprevious_state\x18\x02 \x01(\x0e\x32\x17.inventory.v1.HoldState\"B\n\x13ReserveBatchRequest\x12+\n\x05items\x18\x01 \x03(\x0b\x32\x1c.inventory.v1.ReserveRequest\"D\n\x14ReserveBatchResponse\x12,\n\x05items\x18\x01 \x03(\x0b\x32\x1d.inventory.v1.ReserveResponse\"B\n\x13\x43onfirmBatchRequest\x12+\n\x05items\x18\x01 \x03(\x0b\x32\x1c.inventory.v1.ConfirmRequest\"D\n\x14\x43onfirmBatchResponse\x12,\n\x05items\x18\x01 \x03(\x0b\x32\x1d.inventory.v1.ConfirmResponse\":\n\x17ListExpiredHoldsRequest\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\x03\x12\r\n\x05limit\x18\x02 \x01(\x05\"E\n\x04Hold\x12\x16\n\x0ereservation_id\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\x05\x12\x13\n\x0b\x64\x65\x61\x64line_ms\x18\x03 \x01(\x03\"=\n\x18ListExpiredHoldsResponse\x12!\n\x05holds\x18\x01 \x03(\x0b\x32\x12.inventory.v1.Hold\"?\n\x12\x45xpireHoldsRequest\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\x03\x12\x17\n\x0freservation_ids\x18\x02 \x03(\t\"\'\n\x13\x45xpireHoldsResponse\x12\x10\n\x08released\x18\x01 \x03(\x08\"9\n\x13\x42\x65ginRebuildRequest\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\x03\x12\x10\n\x08quiet_ms\x18\x02 \x01(\r\"=\n\x14\x42\x65ginRebuildResponse\x12\x14\n\x0cstock_exists\x18\x01 \x01(\x08\x12\x0f\n\x07wait_ms\x18\x02 \x01(\x03*\xe3\x01\n\rReserveStatus\x12\x1e\n\x1aRESERVE_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17RESERVE_STATUS_RESERVED\x10\x01\x12\x1b\n\x17RESERVE_STATUS_SOLD_OUT\x10\x02\x12 \n\x1cRESERVE_STATUS_STOCK_MISSING\x10\x03\x12\x1b\n\x17RESERVE_STATUS_RELEASED\x10\x04\x12\x1c\n\x18RESERVE_STATUS_CONFIRMED\x10\x05\x12\x1b\n\x17RESERVE_STATUS_CONFLICT\x10\x06*\x87\x01\n\tHoldState\x12\x1a\n\x16HOLD_STATE_UNSPECIFIED\x10\x00\x12\x13\n\x0fHOLD_STATE_HELD\x10\x01\x12\x18\n\x14HOLD_STATE_CONFIRMED\x10\x02\x12\x17\n\x13HOLD_STATE_RELEASED\x10\x03\x12\x16\n\x12HOLD_STATE_UNKNOWN\x10\x04\x32\xbf\x06\n\x10InventoryService\x12L\n\tInitStock\x12\x1e.inventory.v1.InitStockRequest\x1a\x1f.inventory.v1.InitStockResponse\x12U\n\x0c\x42\x65ginRebuild\x12!.inventory.v1.BeginRebuildRequest\x1a\".inventory.v1.BeginRebuildResponse\x12I\n\x08GetStock\x12\x1d.inventory.v1.GetStockRequest\x1a\x1e.inventory.v1.GetStockResponse\x12\x46\n\x07Reserve\x12\x1c.inventory.v1.ReserveRequest\x1a\x1d.inventory.v1.ReserveResponse\x12\x46\n\x07Release\x12\x1c.inventory.v1.ReleaseRequest\x1a\x1d.inventory.v1.ReleaseResponse\x12\x46\n\x07\x43onfirm\x12\x1c.inventory.v1.ConfirmRequest\x1a\x1d.inventory.v1.ConfirmResponse\x12U\n\x0cReserveBatch\x12!.inventory.v1.ReserveBatchRequest\x1a\".inventory.v1.ReserveBatchResponse\x12U\n\x0c\x43onfirmBatch\x12!.inventory.v1.ConfirmBatchRequest\x1a\".inventory.v1.ConfirmBatchResponse\x12\x61\n\x10ListExpiredHolds\x12%.inventory.v1.ListExpiredHoldsRequest\x1a&.inventory.v1.ListExpiredHoldsResponse\x12R\n\x0b\x45xpireHolds\x12 .inventory.v1.ExpireHoldsRequest\x1a!.inventory.v1.ExpireHoldsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'booking_monitor_pb.inventory.v1.inventory_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_RESERVESTATUS']._serialized_start=1720
-  _globals['_RESERVESTATUS']._serialized_end=1947
-  _globals['_HOLDSTATE']._serialized_start=1950
-  _globals['_HOLDSTATE']._serialized_end=2085
+  _globals['_RESERVESTATUS']._serialized_start=1761
+  _globals['_RESERVESTATUS']._serialized_end=1988
+  _globals['_HOLDSTATE']._serialized_start=1991
+  _globals['_HOLDSTATE']._serialized_end=2126
   _globals['_INITSTOCKREQUEST']._serialized_start=65
   _globals['_INITSTOCKREQUEST']._serialized_end=186
   _globals['_INITSTOCKRESPONSE']._serialized_start=188
@@ -45,40 +45,40 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETSTOCKRESPONSE']._serialized_end=357
   _globals['_STOCK']._serialized_start=359
   _globals['_STOCK']._serialized_end=432
-  _globals['_RESERVEREQUEST']._serialized_start=434
-  _globals['_RESERVEREQUEST']._serialized_end=544
-  _globals['_RESERVERESPONSE']._serialized_start=547
-  _globals['_RESERVERESPONSE']._serialized_end=678
-  _globals['_RELEASEREQUEST']._serialized_start=680
-  _globals['_RELEASEREQUEST']._serialized_end=767
-  _globals['_RELEASERESPONSE']._serialized_start=769
-  _globals['_RELEASERESPONSE']._serialized_end=872
-  _globals['_CONFIRMREQUEST']._serialized_start=874
-  _globals['_CONFIRMREQUEST']._serialized_end=932
-  _globals['_CONFIRMRESPONSE']._serialized_start=934
-  _globals['_CONFIRMRESPONSE']._serialized_end=1019
-  _globals['_RESERVEBATCHREQUEST']._serialized_start=1021
-  _globals['_RESERVEBATCHREQUEST']._serialized_end=1087
-  _globals['_RESERVEBATCHRESPONSE']._serialized_start=1089
-  _globals['_RESERVEBATCHRESPONSE']._serialized_end=1157
-  _globals['_CONFIRMBATCHREQUEST']._serialized_start=1159
-  _globals['_CONFIRMBATCHREQUEST']._serialized_end=1225
-  _globals['_CONFIRMBATCHRESPONSE']._serialized_start=1227
-  _globals['_CONFIRMBATCHRESPONSE']._serialized_end=1295
-  _globals['_LISTEXPIREDHOLDSREQUEST']._serialized_start=1297
-  _globals['_LISTEXPIREDHOLDSREQUEST']._serialized_end=1355
-  _globals['_HOLD']._serialized_start=1357
-  _globals['_HOLD']._serialized_end=1426
-  _globals['_LISTEXPIREDHOLDSRESPONSE']._serialized_start=1428
-  _globals['_LISTEXPIREDHOLDSRESPONSE']._serialized_end=1489
-  _globals['_EXPIREHOLDSREQUEST']._serialized_start=1491
-  _globals['_EXPIREHOLDSREQUEST']._serialized_end=1554
-  _globals['_EXPIREHOLDSRESPONSE']._serialized_start=1556
-  _globals['_EXPIREHOLDSRESPONSE']._serialized_end=1595
-  _globals['_BEGINREBUILDREQUEST']._serialized_start=1597
-  _globals['_BEGINREBUILDREQUEST']._serialized_end=1654
-  _globals['_BEGINREBUILDRESPONSE']._serialized_start=1656
-  _globals['_BEGINREBUILDRESPONSE']._serialized_end=1717
-  _globals['_INVENTORYSERVICE']._serialized_start=2088
-  _globals['_INVENTORYSERVICE']._serialized_end=2919
+  _globals['_RESERVEREQUEST']._serialized_start=435
+  _globals['_RESERVEREQUEST']._serialized_end=565
+  _globals['_RESERVERESPONSE']._serialized_start=568
+  _globals['_RESERVERESPONSE']._serialized_end=699
+  _globals['_RELEASEREQUEST']._serialized_start=701
+  _globals['_RELEASEREQUEST']._serialized_end=788
+  _globals['_RELEASERESPONSE']._serialized_start=790
+  _globals['_RELEASERESPONSE']._serialized_end=893
+  _globals['_CONFIRMREQUEST']._serialized_start=895
+  _globals['_CONFIRMREQUEST']._serialized_end=973
+  _globals['_CONFIRMRESPONSE']._serialized_start=975
+  _globals['_CONFIRMRESPONSE']._serialized_end=1060
+  _globals['_RESERVEBATCHREQUEST']._serialized_start=1062
+  _globals['_RESERVEBATCHREQUEST']._serialized_end=1128
+  _globals['_RESERVEBATCHRESPONSE']._serialized_start=1130
+  _globals['_RESERVEBATCHRESPONSE']._serialized_end=1198
+  _globals['_CONFIRMBATCHREQUEST']._serialized_start=1200
+  _globals['_CONFIRMBATCHREQUEST']._serialized_end=1266
+  _globals['_CONFIRMBATCHRESPONSE']._serialized_start=1268
+  _globals['_CONFIRMBATCHRESPONSE']._serialized_end=1336
+  _globals['_LISTEXPIREDHOLDSREQUEST']._serialized_start=1338
+  _globals['_LISTEXPIREDHOLDSREQUEST']._serialized_end=1396
+  _globals['_HOLD']._serialized_start=1398
+  _globals['_HOLD']._serialized_end=1467
+  _globals['_LISTEXPIREDHOLDSRESPONSE']._serialized_start=1469
+  _globals['_LISTEXPIREDHOLDSRESPONSE']._serialized_end=1530
+  _globals['_EXPIREHOLDSREQUEST']._serialized_start=1532
+  _globals['_EXPIREHOLDSREQUEST']._serialized_end=1595
+  _globals['_EXPIREHOLDSRESPONSE']._serialized_start=1597
+  _globals['_EXPIREHOLDSRESPONSE']._serialized_end=1636
+  _globals['_BEGINREBUILDREQUEST']._serialized_start=1638
+  _globals['_BEGINREBUILDREQUEST']._serialized_end=1695
+  _globals['_BEGINREBUILDRESPONSE']._serialized_start=1697
+  _globals['_BEGINREBUILDRESPONSE']._serialized_end=1758
+  _globals['_INVENTORYSERVICE']._serialized_start=2129
+  _globals['_INVENTORYSERVICE']._serialized_end=2960
 # @@protoc_insertion_point(module_scope)

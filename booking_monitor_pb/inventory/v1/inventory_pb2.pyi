@@ -84,18 +84,20 @@ class Stock(_message.Message):
     def __init__(self, event_id: _Optional[int] = ..., total: _Optional[int] = ..., available: _Optional[int] = ..., held: _Optional[int] = ...) -> None: ...
 
 class ReserveRequest(_message.Message):
-    __slots__ = ("event_id", "reservation_id", "quantity", "user_id", "hold_ms")
+    __slots__ = ("event_id", "reservation_id", "quantity", "user_id", "hold_ms", "request_id")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     RESERVATION_ID_FIELD_NUMBER: _ClassVar[int]
     QUANTITY_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     HOLD_MS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     event_id: int
     reservation_id: str
     quantity: int
     user_id: int
     hold_ms: int
-    def __init__(self, event_id: _Optional[int] = ..., reservation_id: _Optional[str] = ..., quantity: _Optional[int] = ..., user_id: _Optional[int] = ..., hold_ms: _Optional[int] = ...) -> None: ...
+    request_id: str
+    def __init__(self, event_id: _Optional[int] = ..., reservation_id: _Optional[str] = ..., quantity: _Optional[int] = ..., user_id: _Optional[int] = ..., hold_ms: _Optional[int] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class ReserveResponse(_message.Message):
     __slots__ = ("status", "available", "hold_deadline_ms", "server_time_ms")
@@ -130,12 +132,14 @@ class ReleaseResponse(_message.Message):
     def __init__(self, released: _Optional[bool] = ..., previous_state: _Optional[_Union[HoldState, str]] = ..., available: _Optional[int] = ...) -> None: ...
 
 class ConfirmRequest(_message.Message):
-    __slots__ = ("event_id", "reservation_id")
+    __slots__ = ("event_id", "reservation_id", "request_id")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     RESERVATION_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     event_id: int
     reservation_id: str
-    def __init__(self, event_id: _Optional[int] = ..., reservation_id: _Optional[str] = ...) -> None: ...
+    request_id: str
+    def __init__(self, event_id: _Optional[int] = ..., reservation_id: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class ConfirmResponse(_message.Message):
     __slots__ = ("confirmed", "previous_state")

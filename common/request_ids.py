@@ -1,0 +1,149 @@
+"""Request ids that follow one client request through the shim, both gRPC services and their logs.
+
+The REST shim takes the id from the X-Request-Id header or makes one, and
+returns it in the response. Every gRPC client call sends the current id as
+`x-request-id` metadata, and the servers' RequestIdInterceptor makes it
+current for the handler, so every log line written while handling the
+call carries it. Batched inventory calls carry one id per item instead
+(the request_id field of ReserveRequest and ConfirmRequest).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from contextvars import ContextVar
+
+import grpc
+
+from common.rules import InvalidInput
+
+METADATA_KEY = "x-request-id"
+MAX_LENGTH = 128
+_VALID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+RULE = f"must be 1 to {MAX_LENGTH} characters of letters, digits and . _ : -"
+
+current: ContextVar[str] = ContextVar("request_id", default="")
+
+access_logger = logging.getLogger("booking_monitor.grpc_access")
+
+
+def new() -> str:
+    return uuid.uuid4().hex
+
+
+def check(field: str, value: str) -> str:
+    """Return value if it is a valid request id, else raise InvalidInput naming field."""
+    if not _VALID.fullmatch(value):
+        shown = value[:32] + ("..." if len(value) > 32 else "")
+        raise InvalidInput(field, f"{RULE}, got {shown!r}")
+    return value
+
+
+def check_optional(field: str, value: str) -> str:
+    """Like check, but an empty value means "none" and is returned as it is."""
+    return check(field, value) if value else value
+
+
+def summary(request_ids: Iterable[str], shown: int = 10) -> str:
+    """Return up to `shown` ids of a batch's requests for one log line, e.g. "a, b and 3 more"."""
+    ids = [request_id or "-" for request_id in request_ids]
+    if len(ids) <= shown:
+        return ", ".join(ids)
+    return f"{', '.join(ids[:shown])} and {len(ids) - shown} more"
+
+
+@contextlib.contextmanager
+def bound(request_id: str) -> Iterator[None]:
+    """Make request_id current for log lines written inside the block."""
+    token = current.set(request_id)
+    try:
+        yield
+    finally:
+        current.reset(token)
+
+
+def outgoing_metadata(metadata=None):
+    """Return the call metadata with the current request id added, if there is one."""
+    request_id = current.get()
+    if not request_id:
+        return metadata
+    if not metadata:
+        return ((METADATA_KEY, request_id),)
+    return (*tuple(metadata), (METADATA_KEY, request_id))
+
+
+class LogFilter(logging.Filter):
+    """Add the current request id to every record as `request_id` ("-" when there is none).
+
+    A record that already has a request_id (passed through `extra`) keeps it,
+    which lets batch handlers log each item under its own id.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not getattr(record, "request_id", ""):
+            record.request_id = current.get() or "-"
+        return True
+
+
+class RequestIdInterceptor(grpc.aio.ServerInterceptor):
+    """Make the caller's x-request-id current while a unary call runs, or a new id when the call has none.
+
+    A malformed id is rejected with INVALID_ARGUMENT before the handler runs.
+    At DEBUG level each call is logged on the `booking_monitor.grpc_access` logger with its
+    method, status code and duration.
+    """
+
+    def __init__(self) -> None:
+        # Wrapped handlers by method. The wrapper reads the metadata at each
+        # call, so one wrapper serves every call of a method.
+        self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        method = handler_call_details.method
+        wrapped = self._wrapped.get(method)
+        if wrapped is not None:
+            return wrapped
+        handler = await continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        wrapped = grpc.unary_unary_rpc_method_handler(
+            _with_request_id(method.rsplit("/", 1)[-1], handler.unary_unary),
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+        self._wrapped[method] = wrapped
+        return wrapped
+
+
+def _with_request_id(method: str, behavior):
+    async def handle(request, context: grpc.aio.ServicerContext):
+        received = ""
+        for key, value in context.invocation_metadata() or ():
+            if key == METADATA_KEY:
+                received = value
+                break
+        if received and not _VALID.fullmatch(received):
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, str(InvalidInput(METADATA_KEY + " metadata", RULE))
+            )
+        token = current.set(received or new())
+        started = time.perf_counter()
+        try:
+            return await behavior(request, context)
+        finally:
+            if access_logger.isEnabledFor(logging.DEBUG):
+                code = context.code() or grpc.StatusCode.OK
+                name = code.name if isinstance(code, grpc.StatusCode) else str(code)
+                access_logger.debug("%s %s in %.1f ms", method, name, (time.perf_counter() - started) * 1000)
+            current.reset(token)
+
+    return handle

@@ -1,0 +1,77 @@
+"""The X-Request-Id header: read from the request or generated, made current, and returned."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from common import request_ids
+from common.rules import InvalidInput
+
+HEADER = b"x-request-id"
+
+access_logger = logging.getLogger("rest_shim.access")
+
+
+class RequestIdMiddleware:
+    """ASGI middleware that gives every HTTP request a request id.
+
+    The id is the request's X-Request-Id header when it has one, else a newly
+    generated one. It is current (common.request_ids) while the request is handled, so
+    the booking client sends it on to the gRPC services and every log line
+    carries it, and it is returned in the response's X-Request-Id header.
+    A malformed header gets 400 naming it, and the request goes no further.
+    At DEBUG level each request is logged on the `rest_shim.access` logger.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        received = _header(scope["headers"])
+        request_id = request_ids.new()
+        error = None
+        if received is not None:
+            try:
+                request_id = request_ids.check("X-Request-Id", received)
+            except InvalidInput as exc:
+                error = str(exc)
+        status = 0
+        started = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), (HEADER, request_id.encode())]
+            await send(message)
+
+        with request_ids.bound(request_id):
+            if error is not None:
+                await _reject(send_with_id, error)
+            else:
+                await self.app(scope, receive, send_with_id)
+            if access_logger.isEnabledFor(logging.DEBUG):
+                access_logger.debug(
+                    "%s %s %d in %.1f ms", scope["method"], scope["path"], status, (time.perf_counter() - started) * 1000
+                )
+
+
+def _header(headers: list[tuple[bytes, bytes]]) -> str | None:
+    for name, value in headers:
+        if name == HEADER:
+            return value.decode("latin-1")
+    return None
+
+
+async def _reject(send: Send, error: str) -> None:
+    body = orjson.dumps({"error": error})
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 400, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
