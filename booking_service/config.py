@@ -1,11 +1,14 @@
-"""Settings of the booking service, from environment variables."""
+"""Settings of the booking service, from environment variables and an optional configuration file."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from common import limits, settings
+from common import config_file, limits, settings
 from common.settings import Setting
+
+# The table of this service in a configuration file (common.config_file).
+CONFIG_TABLE = "booking"
 
 SETTINGS = [
     Setting("BOOKING_HOST", "127.0.0.1", "address the gRPC server binds to", settings.text),
@@ -63,8 +66,13 @@ class BookingConfig:
         return self.pg_statement_timeout_ms / 1000 + 1.0
 
     @classmethod
-    def from_env(cls) -> BookingConfig:
-        values = settings.load(SETTINGS)
+    def from_env(cls, config_path: str | None = None) -> BookingConfig:
+        """Read the settings from the environment and, if one is named, a configuration file.
+
+        config_path defaults to the file named by CONFIG_FILE. Environment
+        variables override the file's values.
+        """
+        values = config_file.load(SETTINGS, CONFIG_TABLE, config_path)
         if values["PG_POOL_MIN"] > values["PG_POOL_MAX"]:
             raise settings.SettingsError(
                 f"PG_POOL_MIN={values['PG_POOL_MIN']} is larger than PG_POOL_MAX={values['PG_POOL_MAX']}"

@@ -93,15 +93,33 @@ def redact_url(raw: str) -> str:
     return urlunsplit((parts.scheme, f"{user}:***@{netloc}", parts.path, parts.query, parts.fragment))
 
 
-def load(settings: Sequence[Setting], environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Parse every setting from environ (default: os.environ), keyed by variable name."""
+def load(
+    settings: Sequence[Setting],
+    environ: Mapping[str, str] | None = None,
+    file_values: Mapping[str, tuple[str, str]] | None = None,
+) -> dict[str, Any]:
+    """Parse every setting, keyed by variable name.
+
+    Each value comes from the first of: a non-empty variable in environ
+    (default: os.environ), file_values, the default. file_values maps a
+    variable name to (text, origin) as read from a configuration file
+    (common.config_file). When file_values is given, an error names where
+    the value came from, e.g. "DATABASE_URL (from /etc/booking.toml [booking])".
+    """
     source = os.environ if environ is None else environ
     values: dict[str, Any] = {}
     for setting in settings:
+        name = setting.env
         raw = source.get(setting.env)
         if raw is None or raw == "":
-            raw = setting.default
-        values[setting.env] = setting.parse(setting.env, raw)
+            if file_values is not None and setting.env in file_values:
+                raw, origin = file_values[setting.env]
+                name = f"{setting.env} (from {origin})"
+            else:
+                raw = setting.default
+        elif file_values is not None:
+            name = f"{setting.env} (from the environment)"
+        values[setting.env] = setting.parse(name, raw)
     return values
 
 

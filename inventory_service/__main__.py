@@ -1,13 +1,14 @@
-"""Entry point: python -m inventory_service [--help]."""
+"""Entry point: python -m inventory_service [--config PATH] [--help]."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 
-from common import logs, settings
-from inventory_service.config import SETTINGS, InventoryConfig
+from common import config_file, logs, settings
+from inventory_service.config import CONFIG_TABLE, SETTINGS, InventoryConfig
 from inventory_service.server import serve
 
 
@@ -15,16 +16,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m inventory_service",
         description="Serve inventory.v1.InventoryService: per-event stock and holds in Redis.",
-        epilog=settings.describe(SETTINGS),
+        epilog=config_file.describe(SETTINGS, CONFIG_TABLE),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.parse_args(argv)
+    parser.add_argument("--config", metavar="PATH", help=config_file.OPTION_HELP)
+    args = parser.parse_args(argv)
+    config_path = config_file.resolve_path(args.config)
     try:
-        config = InventoryConfig.from_env()
+        config = InventoryConfig.from_env(config_path)
     except settings.SettingsError as exc:
         print(f"inventory service: invalid configuration: {exc}", file=sys.stderr)
         return 2
     logs.configure(config.log_level, config.log_format)
+    if config_path is not None:
+        logging.getLogger("inventory_service").info("read settings from configuration file %s", config_path)
     asyncio.run(serve(config))
     return 0
 

@@ -1,11 +1,14 @@
-"""Settings of the inventory service, from environment variables."""
+"""Settings of the inventory service, from environment variables and an optional configuration file."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from common import limits, settings
+from common import config_file, limits, settings
 from common.settings import Setting
+
+# The table of this service in a configuration file (common.config_file).
+CONFIG_TABLE = "inventory"
 
 SETTINGS = [
     Setting("INVENTORY_HOST", "127.0.0.1", "address the gRPC server binds to", settings.text),
@@ -40,8 +43,13 @@ class InventoryConfig:
     metrics_port: int = 0
 
     @classmethod
-    def from_env(cls) -> InventoryConfig:
-        values = settings.load(SETTINGS)
+    def from_env(cls, config_path: str | None = None) -> InventoryConfig:
+        """Read the settings from the environment and, if one is named, a configuration file.
+
+        config_path defaults to the file named by CONFIG_FILE. Environment
+        variables override the file's values.
+        """
+        values = config_file.load(SETTINGS, CONFIG_TABLE, config_path)
         return cls(
             host=values["INVENTORY_HOST"],
             port=values["INVENTORY_PORT"],

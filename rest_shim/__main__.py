@@ -1,30 +1,41 @@
-"""Entry point: python -m rest_shim [--help]. Serves the shim with uvicorn (or granian)."""
+"""Entry point: python -m rest_shim [--config PATH] [--help]. Serves the shim with uvicorn (or granian)."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 
-from common import logs, settings
-from rest_shim.config import SETTINGS, ShimConfig
+from common import config_file, logs, settings
+from rest_shim.config import CONFIG_TABLE, SETTINGS, ShimConfig
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m rest_shim",
         description="Serve the booking REST API (JSON over HTTP) in front of the booking gRPC service.",
-        epilog=settings.describe(SETTINGS),
+        epilog=config_file.describe(SETTINGS, CONFIG_TABLE),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.parse_args(argv)
+    parser.add_argument("--config", metavar="PATH", help=config_file.OPTION_HELP)
+    args = parser.parse_args(argv)
+    config_path = config_file.resolve_path(args.config)
     try:
-        config = ShimConfig.from_env()
+        config = ShimConfig.from_env(config_path)
     except settings.SettingsError as exc:
         print(f"REST shim: invalid configuration: {exc}", file=sys.stderr)
         return 2
     logs.configure(config.log_level, config.log_format)
+    if config_path is not None:
+        logging.getLogger("rest_shim").info("read settings from configuration file %s", config_path)
+        # The app factory and rest_shim.protocol call ShimConfig.from_env()
+        # again, in this process or in each worker process, and it finds the
+        # file through CONFIG_FILE.
+        # NOTE: each of those calls reads the file again, so a worker process
+        # that uvicorn restarts after the file was edited gets the edited values.
+        os.environ[config_file.CONFIG_FILE_ENV] = os.path.abspath(config_path)
     if config.server == "uvicorn":
         serve_with_uvicorn(config)
     else:

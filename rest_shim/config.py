@@ -1,10 +1,10 @@
-"""Settings of the REST shim, from environment variables."""
+"""Settings of the REST shim, from environment variables and an optional configuration file."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from common import settings
+from common import config_file, settings
 from common.settings import Setting
 
 MIN_ADMIN_TOKEN_LENGTH = 16
@@ -25,6 +25,9 @@ def admin_token(name: str, raw: str) -> str:
         raise settings.SettingsError(f"{name} is invalid: expected printable ASCII characters without spaces")
     return raw
 
+
+# The table of this service in a configuration file (common.config_file).
+CONFIG_TABLE = "rest_shim"
 
 SETTINGS = [
     Setting("REST_HOST", "127.0.0.1", "address the HTTP server binds to", settings.text),
@@ -69,8 +72,13 @@ class ShimConfig:
     admin_token: str = field(default="", repr=False)
 
     @classmethod
-    def from_env(cls) -> ShimConfig:
-        values = settings.load(SETTINGS)
+    def from_env(cls, config_path: str | None = None) -> ShimConfig:
+        """Read the settings from the environment and, if one is named, a configuration file.
+
+        config_path defaults to the file named by CONFIG_FILE. Environment
+        variables override the file's values.
+        """
+        values = config_file.load(SETTINGS, CONFIG_TABLE, config_path)
         return cls(
             host=values["REST_HOST"],
             port=values["REST_PORT"],

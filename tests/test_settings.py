@@ -73,3 +73,35 @@ def test_bad_config_exits_with_message(module: str) -> None:
     result = subprocess.run([sys.executable, "-m", module], capture_output=True, text=True, timeout=60, env=env)
     assert result.returncode == 2
     assert "LOG_LEVEL='loud' is invalid" in result.stderr
+
+
+@pytest.mark.parametrize(("module", "table"), [("inventory_service", "inventory"), ("booking_service", "booking"), ("rest_shim", "rest_shim")])
+def test_help_explains_config_file(module: str, table: str) -> None:
+    result = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=60)
+    help_text = " ".join(result.stdout.split())
+
+    assert result.returncode == 0
+    assert "--config PATH read settings from this TOML file (default: the file named by CONFIG_FILE, if set)" in help_text
+    assert "environment variables override its values" in help_text
+    assert "configuration file:" in help_text
+    assert (
+        f"Each setting comes from the first of: its environment variable, the [{table}] table, "
+        "the top level of the file, its default."
+    ) in help_text
+
+
+def test_file_values_name_their_origin() -> None:
+    file_values = {"BOOKING_PORT": ("http", "/etc/booking.toml [booking]")}
+
+    with pytest.raises(settings.SettingsError) as caught:
+        settings.load(BOOKING_SETTINGS, VALID_BOOKING_ENV, file_values)
+
+    assert str(caught.value).startswith("BOOKING_PORT (from /etc/booking.toml [booking])='http' is invalid")
+
+
+def test_environment_wins_over_file_values() -> None:
+    file_values = {"BOOKING_PORT": ("50060", "/etc/booking.toml [booking]")}
+
+    values = settings.load(BOOKING_SETTINGS, {**VALID_BOOKING_ENV, "BOOKING_PORT": "50061"}, file_values)
+
+    assert values["BOOKING_PORT"] == 50061
