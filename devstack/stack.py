@@ -103,6 +103,9 @@ class Stack:
             "INVENTORY_GRPC": self.inventory_target,
             "DATABASE_URL": self.db_url,
             "REDIS_URL": self.cache_url,
+            "INVENTORY_METRICS_URL": self.metrics_url("inventory"),
+            "BOOKING_METRICS_URL": self.metrics_url("booking"),
+            "REST_METRICS_URL": f"{self.rest_url}/metrics",
         }
 
     # -- lifecycle ---------------------------------------------------------

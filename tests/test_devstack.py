@@ -37,12 +37,19 @@ def test_up_writes_addresses_and_down_stops_all(tmp_path: Path) -> None:
     assert up.returncode == 0, up.stderr
     try:
         env_lines = dict(line.split("=", 1) for line in (run_dir / "stack.env").read_text().splitlines())
-        assert set(env_lines) == {"REST_URL", "BOOKING_GRPC", "INVENTORY_GRPC", "DATABASE_URL", "REDIS_URL"}
+        assert set(env_lines) == {
+            "REST_URL", "BOOKING_GRPC", "INVENTORY_GRPC", "DATABASE_URL", "REDIS_URL",
+            "INVENTORY_METRICS_URL", "BOOKING_METRICS_URL", "REST_METRICS_URL",
+        }
         for key in ("DATABASE_URL", "REDIS_URL", "REST_URL"):
             assert "127.0.0.1" in env_lines[key], f"{key} is not on loopback: {env_lines[key]}"
         assert ":5432/" not in env_lines["DATABASE_URL"]
         assert ":6379/" not in env_lines["REDIS_URL"]
         assert httpx.get(f"{env_lines['REST_URL']}/readyz", timeout=10).status_code == 200
+        for key in ("INVENTORY_METRICS_URL", "BOOKING_METRICS_URL", "REST_METRICS_URL"):
+            scrape = httpx.get(env_lines[key], timeout=10)
+            assert scrape.status_code == 200, key
+            assert "# TYPE" in scrape.text, key
         pids = json.loads((run_dir / "stack.json").read_text())["processes"]
         assert set(pids) == {"postgres", "redis", "inventory", "booking", "rest"}
     finally:
