@@ -15,6 +15,7 @@ from booking_monitor_pb.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from common import lifecycle, limits, metrics, request_ids
 from common.settings import redact_url
 from inventory_service.config import InventoryConfig
+from inventory_service.redis_pool import RedisCommandLimiter, watch_redis_pool
 from inventory_service.servicer import InventoryServicer
 from inventory_service.store import StockStore
 
@@ -28,9 +29,9 @@ def make_redis(config: InventoryConfig) -> redis.Redis | RedisCluster:
     timeout = config.redis_timeout_ms / 1000
     if config.redis_mode == "cluster":
         # The cluster client discovers the other nodes from the one in the
-        # URL and keeps a pool of up to max_connections per node.
-        # NOTE: unlike the blocking pool below, a full cluster pool does not
-        # wait: redis-py raises MaxConnectionsError at once.
+        # URL and keeps a pool of up to max_connections per node. A full node
+        # pool raises MaxConnectionsError at once, so the store's
+        # RedisCommandLimiter keeps calls waiting before they reach it.
         return RedisCluster.from_url(
             config.redis_url,
             max_connections=config.redis_pool_size,
@@ -57,7 +58,10 @@ class InventoryServer:
     def __init__(self, config: InventoryConfig) -> None:
         self.config = config
         self.redis = make_redis(config)
-        self.store = StockStore(self.redis)
+        self.limiter = RedisCommandLimiter(
+            self.redis, size=config.redis_pool_size, timeout_s=config.redis_timeout_ms / 1000
+        )
+        self.store = StockStore(self.redis, self.limiter)
         self.health = health.aio.HealthServicer()
         self.server = limits.grpc_server(
             max_message_bytes=config.max_message_bytes,
@@ -75,6 +79,7 @@ class InventoryServer:
 
     async def start(self) -> None:
         metrics.serve_metrics(self.config.host, self.config.metrics_port)
+        watch_redis_pool(self.redis, self.limiter)
         self.port = self.server.add_insecure_port(f"{self.config.host}:{self.config.port}")
         await self.server.start()
         self._probe_task = asyncio.create_task(self._probe_redis())

@@ -6,11 +6,13 @@ import logging
 
 import grpc
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import MaxConnectionsError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from booking_monitor_pb.inventory.v1 import inventory_pb2 as pb
 from booking_monitor_pb.inventory.v1 import inventory_pb2_grpc as pb_grpc
 from common import request_ids, rules
+from inventory_service.redis_pool import RedisPoolExhausted
 from inventory_service.store import ReservationConflict, ReserveItem, ReserveResult, Stock, StockMissing, StockStore
 
 logger = logging.getLogger(__name__)
@@ -122,7 +124,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
     async def ReserveBatch(
         self, request: pb.ReserveBatchRequest, context: grpc.aio.ServicerContext
     ) -> pb.ReserveBatchResponse:
-        async with _errors_mapped(context, "ReserveBatch", 0):
+        async with _errors_mapped(context, "ReserveBatch", 0, batch_items=request.items):
             items = [self._reserve_item(index, item) for index, item in enumerate(request.items)]
             results = await self._store.reserve_many(items) if items else []
             if logger.isEnabledFor(logging.DEBUG):
@@ -133,7 +135,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
     async def ConfirmBatch(
         self, request: pb.ConfirmBatchRequest, context: grpc.aio.ServicerContext
     ) -> pb.ConfirmBatchResponse:
-        async with _errors_mapped(context, "ConfirmBatch", 0):
+        async with _errors_mapped(context, "ConfirmBatch", 0, batch_items=request.items):
             items = []
             for index, item in enumerate(request.items):
                 with _field_prefix(f"items[{index}]."):
@@ -226,11 +228,20 @@ class _field_prefix:
 class _errors_mapped:
     """Turn the store's exceptions into gRPC status codes, logging what is caught."""
 
-    def __init__(self, context: grpc.aio.ServicerContext, method: str, event_id: int, reservation_id: str = "") -> None:
+    def __init__(
+        self,
+        context: grpc.aio.ServicerContext,
+        method: str,
+        event_id: int,
+        reservation_id: str = "",
+        batch_items=(),
+    ) -> None:
         self._context = context
         self._method = method
         self._event_id = event_id
         self._reservation_id = reservation_id
+        # Items of a batch call, whose request ids a failure's log line names.
+        self._batch_items = batch_items
 
     async def __aenter__(self) -> None:
         return None
@@ -239,6 +250,8 @@ class _errors_mapped:
         if exc is None:
             return False
         ids = f"event {self._event_id}" if self._event_id else "a batch"
+        if self._batch_items:
+            ids += f" (requests {request_ids.summary(item.request_id for item in self._batch_items)})"
         if self._reservation_id:
             ids += f" reservation {self._reservation_id}"
         if isinstance(exc, rules.InvalidInput):
@@ -247,6 +260,15 @@ class _errors_mapped:
             await self._context.abort(grpc.StatusCode.NOT_FOUND, f"{exc}; initialise it with InitStock")
         if isinstance(exc, ReservationConflict):
             await self._context.abort(grpc.StatusCode.FAILED_PRECONDITION, f"reservation_id: {exc}")
+        if isinstance(exc, MaxConnectionsError):
+            # RedisCommandLimiter logs its own timeouts, rate-limited. A
+            # MaxConnectionsError from redis-py itself means that a node's pool
+            # filled up although the limiter bounds the calls, so log each one.
+            if isinstance(exc, RedisPoolExhausted):
+                await self._context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
+            message = f"Redis connection pool exhausted: {str(exc) or 'too many connections'}"
+            logger.warning("%s for %s failed: %s", self._method, ids, message)
+            await self._context.abort(grpc.StatusCode.UNAVAILABLE, message)
         if isinstance(exc, REDIS_UNAVAILABLE):
             logger.warning("%s for %s failed: Redis unavailable: %s", self._method, ids, exc)
             await self._context.abort(grpc.StatusCode.UNAVAILABLE, f"Redis unavailable: {exc}")

@@ -18,6 +18,7 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError, ResponseError
 
 from inventory_service import keys
+from inventory_service.redis_pool import RedisCommandLimiter
 
 logger = logging.getLogger(__name__)
 
@@ -103,10 +104,15 @@ def _load_script(name: str) -> str:
 
 
 class StockStore:
-    """Per-event stock counters and holds kept in one Redis (or Redis Cluster)."""
+    """Per-event stock counters and holds kept in one Redis (or Redis Cluster).
 
-    def __init__(self, client: redis.Redis | RedisCluster) -> None:
+    Every method runs its Redis calls under one permit of the limiter, so it
+    waits for a free connection when REDIS_POOL_SIZE calls are in progress.
+    """
+
+    def __init__(self, client: redis.Redis | RedisCluster, limiter: RedisCommandLimiter) -> None:
         self._client = client
+        self._limiter = limiter
         self._cluster = isinstance(client, RedisCluster)
         self._reserve = client.register_script(_load_script("reserve.lua"))
         self._release = client.register_script(_load_script("release.lua"))
@@ -117,7 +123,8 @@ class StockStore:
         self._begin_rebuild = client.register_script(_load_script("begin_rebuild.lua"))
 
     async def ping(self) -> bool:
-        return bool(await self._client.ping())
+        async with self._limiter.permit():
+            return bool(await self._client.ping())
 
     async def init_stock(
         self, event_id: int, *, available: int, total: int, replace: bool, released: list[str] | None = None
@@ -126,22 +133,25 @@ class StockStore:
 
         `released` reservation ids get tombstones when the counter is written.
         """
-        reply = await self._init(
-            keys=[keys.stock_key(event_id), keys.holds_key(event_id)],
-            args=[available, total, int(replace), *(released or [])],
-        )
+        async with self._limiter.permit(event_id):
+            reply = await self._init(
+                keys=[keys.stock_key(event_id), keys.holds_key(event_id)],
+                args=[available, total, int(replace), *(released or [])],
+            )
         initialised, stock_total, stock_available, held = (int(x) for x in reply)
         return bool(initialised), Stock(event_id, stock_total, stock_available, held)
 
     async def begin_rebuild(self, event_id: int, quiet_ms: int) -> tuple[bool, int]:
         """Return (stock_exists, wait_ms) for a counter that may need a rebuild."""
-        exists, wait_ms = await self._begin_rebuild(
-            keys=[keys.stock_key(event_id), keys.rebuild_marker_key(event_id)], args=[quiet_ms]
-        )
+        async with self._limiter.permit(event_id):
+            exists, wait_ms = await self._begin_rebuild(
+                keys=[keys.stock_key(event_id), keys.rebuild_marker_key(event_id)], args=[quiet_ms]
+            )
         return bool(exists), int(wait_ms)
 
     async def get_stock(self, event_id: int) -> Stock:
-        total, available, held = await self._client.hmget(keys.stock_key(event_id), "total", "available", "held")
+        async with self._limiter.permit(event_id):
+            total, available, held = await self._client.hmget(keys.stock_key(event_id), "total", "available", "held")
         if total is None or available is None:
             raise StockMissing(event_id)
         return Stock(event_id, int(total), int(available), int(held or 0))
@@ -149,9 +159,10 @@ class StockStore:
     async def reserve(self, event_id: int, reservation_id: str, quantity: int, hold_ms: int) -> ReserveResult:
         """Take a hold; a repeated call with the same id returns the first outcome and takes nothing."""
         try:
-            status, available, deadline, now = await self._reserve(
-                keys=keys.event_keys(event_id), args=[reservation_id, quantity, hold_ms]
-            )
+            async with self._limiter.permit(event_id):
+                status, available, deadline, now = await self._reserve(
+                    keys=keys.event_keys(event_id), args=[reservation_id, quantity, hold_ms]
+                )
         except ResponseError as exc:
             if str(exc).startswith("CONFLICT"):
                 raise ReservationConflict(str(exc).removeprefix("CONFLICT ")) from None
@@ -160,15 +171,17 @@ class StockStore:
 
     async def release(self, event_id: int, reservation_id: str, unknown_quantity: int = 0) -> ReleaseResult:
         """Return a hold's tickets to stock; a repeated call returns nothing more."""
-        released, previous, available = await self._release(
-            keys=keys.event_keys(event_id), args=[reservation_id, unknown_quantity]
-        )
+        async with self._limiter.permit(event_id):
+            released, previous, available = await self._release(
+                keys=keys.event_keys(event_id), args=[reservation_id, unknown_quantity]
+            )
         if int(released) == -1:
             raise StockMissing(event_id)
         return ReleaseResult(bool(released), HoldState(int(previous)), int(available))
 
     async def confirm(self, event_id: int, reservation_id: str) -> ConfirmResult:
-        confirmed, previous = await self._confirm(keys=keys.event_keys(event_id), args=[reservation_id])
+        async with self._limiter.permit(event_id):
+            confirmed, previous = await self._confirm(keys=keys.event_keys(event_id), args=[reservation_id])
         return ConfirmResult(bool(confirmed), HoldState(int(previous)))
 
     async def reserve_many(self, items: list[ReserveItem]) -> list[ReserveResult]:
@@ -180,7 +193,8 @@ class StockStore:
         calls = [
             (keys.event_keys(item.event_id), [item.reservation_id, item.quantity, item.hold_ms]) for item in items
         ]
-        replies = await self._run_pipelined(self._reserve, calls)
+        async with self._limiter.permit(*(item.event_id for item in items)):
+            replies = await self._run_pipelined(self._reserve, calls)
         results = []
         for reply in replies:
             if isinstance(reply, ResponseError) and str(reply).startswith("CONFLICT"):
@@ -195,11 +209,13 @@ class StockStore:
     async def confirm_many(self, items: list[tuple[int, str]]) -> list[ConfirmResult]:
         """Confirm (event_id, reservation_id) holds in a single pipelined round trip."""
         calls = [(keys.event_keys(event_id), [reservation_id]) for event_id, reservation_id in items]
-        replies = _raise_first_error(await self._run_pipelined(self._confirm, calls))
+        async with self._limiter.permit(*(event_id for event_id, _ in items)):
+            replies = _raise_first_error(await self._run_pipelined(self._confirm, calls))
         return [ConfirmResult(bool(confirmed), HoldState(int(previous))) for confirmed, previous in replies]
 
     async def list_expired(self, event_id: int, limit: int) -> list[ExpiredHold]:
-        flat = await self._list_expired(keys=[keys.holds_key(event_id), keys.expiry_key(event_id)], args=[limit])
+        async with self._limiter.permit(event_id):
+            flat = await self._list_expired(keys=[keys.holds_key(event_id), keys.expiry_key(event_id)], args=[limit])
         return [
             ExpiredHold(_text(flat[i]), int(flat[i + 1]), int(flat[i + 2])) for i in range(0, len(flat), 3)
         ]
@@ -207,7 +223,8 @@ class StockStore:
     async def expire(self, event_id: int, reservation_ids: list[str]) -> list[bool]:
         """Release each hold that is still held and past its deadline, in one round trip."""
         calls = [(keys.event_keys(event_id), [reservation_id]) for reservation_id in reservation_ids]
-        replies = _raise_first_error(await self._run_pipelined(self._expire, calls))
+        async with self._limiter.permit(event_id):
+            replies = _raise_first_error(await self._run_pipelined(self._expire, calls))
         return [bool(int(reply)) for reply in replies]
 
     async def _run_pipelined(self, script: AsyncScript, calls: list[tuple[list[str], list]]) -> list:

@@ -4,25 +4,16 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
-from prometheus_client.parser import text_string_to_metric_families
-
 from booking_monitor_pb.booking.v1 import booking_pb2 as pb
 from clients import BookingClient
 from devstack.stack import Stack
+from inventory_service.config import SETTINGS as INVENTORY_SETTINGS
+from tests.scraping import has_sample, redis_node_label, scrape, value
 
 
-def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    text = httpx.get(url, timeout=10).text
-    samples = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-    return samples
-
-
-def value(samples, name: str, **labels: str) -> float:
-    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+def inventory_pool_size(stack: Stack) -> int:
+    default = next(s.default for s in INVENTORY_SETTINGS if s.env == "REDIS_POOL_SIZE")
+    return int(stack.service_env("inventory").get("REDIS_POOL_SIZE", default))
 
 
 async def test_booking_metrics_count_traffic(stack: Stack, booking: BookingClient, event_name: str) -> None:
@@ -75,3 +66,32 @@ async def test_inventory_metrics_count_batches(stack: Stack, booking: BookingCli
     )
     assert reserve == 1
     assert confirm == 1
+
+
+async def test_redis_pool_metrics_after_traffic(stack: Stack, booking: BookingClient, event_name: str) -> None:
+    event = await booking.create_event(event_name, 5)
+    node = redis_node_label(stack.cache_url)
+    pool_size = inventory_pool_size(stack)
+
+    await asyncio.gather(*(booking.book(user_id=200 + i, event_id=event.id, quantity=1) for i in range(5)))
+    samples = scrape(stack.metrics_url("inventory"))
+
+    for name in (
+        "redis_pool_connections_in_use",
+        "redis_pool_connections_idle",
+        "redis_pool_max_connections",
+        "redis_pool_waits_total",
+        "redis_pool_wait_seconds_count",
+        "redis_pool_wait_timeouts_total",
+    ):
+        assert has_sample(samples, name, node=node), f"{name}{{node={node!r}}} missing"
+    assert value(samples, "redis_pool_max_connections", node=node) == pool_size
+    in_use = value(samples, "redis_pool_connections_in_use", node=node)
+    idle = value(samples, "redis_pool_connections_idle", node=node)
+    assert in_use >= 0
+    assert idle >= 0
+    assert 1 <= in_use + idle <= pool_size
+    waits = value(samples, "redis_pool_waits_total", node=node)
+    assert waits >= 0
+    assert value(samples, "redis_pool_wait_seconds_count", node=node) == waits
+    assert value(samples, "redis_pool_wait_timeouts_total", node=node) <= waits

@@ -15,10 +15,13 @@ from redis.cluster import RedisCluster as SyncRedisCluster
 
 from booking_monitor_pb.inventory.v1 import inventory_pb2 as pb
 from clients import InventoryClient
+from clients.retry import NO_RETRY
 from devstack.ports import free_port, wait_for_port
 from devstack.process import ManagedProcess
 from devstack.redis_cluster import LocalRedisCluster
 from inventory_service import keys
+from tests.scraping import scrape, value
+from tests.inventory_processes import gather_outcomes, pool_exhausted_errors, running_inventory, unexpected_outcomes
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -261,3 +264,68 @@ async def test_concurrent_reserves_never_oversell(inventory: InventoryClient) ->
     assert statuses.count(pb.RESERVE_STATUS_SOLD_OUT) == 200
     stock = await inventory.get_stock(event_id)
     assert (stock.available, stock.held) == (0, 100)
+
+
+async def test_pool_of_one_waits_on_every_node(cluster: LocalRedisCluster, cluster_cache: SyncRedisCluster) -> None:
+    events = events_on_distinct_nodes(cluster_cache, 3)
+    nodes = [f"127.0.0.1:{node_port_of(cluster_cache, event_id)}" for event_id in events]
+    per_event = 60
+    batch_count = 3
+
+    log_path = cluster.run_dir / "logs" / "inventory-cluster-pool-1.log"
+    with running_inventory(cluster.url, log_path, REDIS_MODE="cluster", REDIS_POOL_SIZE="1") as service:
+        async with InventoryClient(service.target, backoff=NO_RETRY, timeout=30) as client:
+            for event_id in events:
+                await client.init_stock(event_id, total=per_event + batch_count, available=per_event + batch_count)
+            singles = [client.reserve(event_id, new_reservation(), 1) for event_id in events for _ in range(per_event)]
+            # Each batch sends to all three nodes at once.
+            batches = [
+                client.reserve_batch([
+                    pb.ReserveRequest(event_id=event_id, reservation_id=new_reservation(), quantity=1)
+                    for event_id in events
+                ])
+                for _ in range(batch_count)
+            ]
+            outcomes = await gather_outcomes([*singles, *batches])
+            available = [(await client.get_stock(event_id)).available for event_id in events]
+        metrics = scrape(service.metrics_url)
+
+    assert [o for o in outcomes if isinstance(o, BaseException)] == []
+    single_replies, batch_replies = outcomes[: len(singles)], outcomes[len(singles):]
+    assert all(r.status == pb.RESERVE_STATUS_RESERVED for r in single_replies)
+    assert all(r.status == pb.RESERVE_STATUS_RESERVED for reply in batch_replies for r in reply)
+    assert available == [0, 0, 0]
+    for node in nodes:
+        assert value(metrics, "redis_pool_max_connections", node=node) == 1
+        in_use = value(metrics, "redis_pool_connections_in_use", node=node)
+        idle = value(metrics, "redis_pool_connections_idle", node=node)
+        assert in_use + idle == 1, node
+        assert value(metrics, "redis_pool_waits_total", node=node) > 0, node
+        assert value(metrics, "redis_pool_wait_timeouts_total", node=node) == 0, node
+
+
+async def test_pool_wait_timeout_is_unavailable(cluster: LocalRedisCluster, cluster_cache: SyncRedisCluster) -> None:
+    event_id = new_event_id()
+    port = node_port_of(cluster_cache, event_id)
+    node = f"127.0.0.1:{port}"
+
+    log_path = cluster.run_dir / "logs" / "inventory-cluster-timeout.log"
+    with running_inventory(
+        cluster.url, log_path, REDIS_MODE="cluster", REDIS_POOL_SIZE="1", REDIS_TIMEOUT_MS="300"
+    ) as service:
+        async with InventoryClient(service.target, backoff=NO_RETRY, timeout=20) as client:
+            await client.init_stock(event_id, total=10, available=10)
+            # The first call takes the only permit and blocks on the paused
+            # node for more than REDIS_TIMEOUT_MS, so the calls queued behind
+            # it give up waiting.
+            cluster.cli(port, "CLIENT", "PAUSE", "1500", "ALL")
+            outcomes = await gather_outcomes(client.reserve(event_id, new_reservation(), 1) for _ in range(5))
+        cluster.cli(port, "PING")  # returns once the pause is over
+        metrics = scrape(service.metrics_url)
+
+    assert unexpected_outcomes(outcomes) == []
+    exhausted = pool_exhausted_errors(outcomes)
+    assert exhausted
+    assert "REDIS_POOL_SIZE=1" in exhausted[0].details()
+    assert node in exhausted[0].details()
+    assert value(metrics, "redis_pool_wait_timeouts_total", node=node) >= len(exhausted)
