@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import glob
 import logging
 import os
+import shutil
 import signal
 import sys
+import tempfile
 
 from common import config_file, logs, settings
 from rest_shim.config import CONFIG_TABLE, SETTINGS, ShimConfig
+
+# This module must not import prometheus_client, directly or through
+# rest_shim.app, rest_shim.limits or common.metrics, because
+# prepare_metrics_dir must set PROMETHEUS_MULTIPROC_DIR first.
+MULTIPROC_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# The older spelling, which prometheus_client 0.26 still reads, with a DeprecationWarning.
+LEGACY_MULTIPROC_DIR_ENV = "prometheus_multiproc_dir"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,11 +46,84 @@ def main(argv: list[str] | None = None) -> int:
         # NOTE: each of those calls reads the file again, so a worker process
         # that uvicorn restarts after the file was edited gets the edited values.
         os.environ[config_file.CONFIG_FILE_ENV] = os.path.abspath(config_path)
-    if config.server == "uvicorn":
-        serve_with_uvicorn(config)
-    else:
-        serve_with_granian(config)
+    try:
+        created_dir = prepare_metrics_dir(config.workers)
+    except OSError as exc:
+        print(f"REST shim: failed to prepare the metrics directory: {exc}. "
+              f"Set {MULTIPROC_DIR_ENV} to a writable directory, or unset it.", file=sys.stderr)
+        return 2
+    owner_pid = os.getpid()
+    try:
+        if config.server == "uvicorn":
+            serve_with_uvicorn(config)
+        else:
+            serve_with_granian(config)
+    finally:
+        # A worker forked from this process (granian) must not remove the
+        # directory that the other workers still write to.
+        if created_dir is not None and os.getpid() == owner_pid:
+            remove_metrics_dir(created_dir)
     return 0
+
+
+def remove_metrics_dir(path: str) -> None:
+    try:
+        shutil.rmtree(path)
+    except OSError as exc:
+        logging.getLogger("rest_shim").warning("failed to remove the metrics directory %s: %s", path, exc)
+
+
+def prepare_metrics_dir(workers: int) -> str | None:
+    """Set up the directory of prometheus_client's multiprocess mode and export PROMETHEUS_MULTIPROC_DIR.
+
+    Each worker process counts its own requests, so with several workers a
+    scrape would see only the worker that serves it. In multiprocess mode
+    each worker writes its values to files named <type>_<pid>.db in this
+    directory, and GET /metrics returns their sums (Routes.metrics).
+
+    - Several workers, variable unset: a new private directory (mode 0700)
+      in the temporary directory, which main() removes when the shim stops.
+    - Variable set: that directory, created if missing and never removed.
+      Its *.db files of an earlier run are deleted first, as the
+      prometheus_client documentation (client_python/multiprocess)
+      requires. Otherwise the sums would include old counts, and a new
+      worker that gets an old pid would continue from that pid's values.
+    - One worker, variable unset: no directory, and the metrics stay in memory.
+
+    Returns the directory that main() must remove, or None.
+
+    prometheus_client chooses the mode once, when it is first imported
+    (values.ValueClass in 0.26), and uvicorn's workers inherit the
+    environment of this process. So the variable is set here, before any
+    worker starts and before this process imports prometheus_client.
+    granian forks its workers from this process, so an earlier import
+    here would leave them all counting in memory.
+
+    The files of a worker that exits stay, so its counts remain in the sums
+    after uvicorn replaces it. The sums leave out the process_* metrics
+    (CPU, memory, open files), which describe a single process.
+    NOTE: uvicorn 0.55 has no hook for a worker's exit, so nothing calls
+    prometheus_client.multiprocess.mark_process_dead. Only gauges in a
+    live* mode need it, and the shim has no Gauge. A live gauge added later
+    would keep the values of exited workers.
+    """
+    log = logging.getLogger("rest_shim")
+    configured_dir = os.environ.get(MULTIPROC_DIR_ENV) or os.environ.get(LEGACY_MULTIPROC_DIR_ENV)
+    if configured_dir:
+        os.makedirs(configured_dir, exist_ok=True)
+        stale_files = glob.glob(os.path.join(configured_dir, "*.db"))
+        for path in stale_files:
+            os.remove(path)
+        os.environ[MULTIPROC_DIR_ENV] = configured_dir
+        log.info("prometheus_client writes metric files to %s (deleted %d stale *.db files)",
+                 configured_dir, len(stale_files))
+        return None
+    if workers == 1:
+        return None
+    created_dir = tempfile.mkdtemp(prefix="rest-shim-metrics-")
+    os.environ[MULTIPROC_DIR_ENV] = created_dir
+    log.info("the %d worker processes write metric files to %s, removed when the shim stops", workers, created_dir)
+    return created_dir
 
 
 def _note_stop_signal(sig: int, frame: object) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from pathlib import Path
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -28,7 +29,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import grpc
 import orjson
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -38,7 +39,7 @@ from starlette.routing import Route
 
 from booking_monitor_pb.booking.v1 import booking_pb2 as pb
 from clients.booking import BookingClient
-from common import rules
+from common import logs, rules
 from common.sold_out import SoldOutMemory
 from common.rules import InvalidInput
 from rest_shim import body as parse
@@ -232,11 +233,27 @@ class Routes:
         return Response(OPENAPI_DOCUMENT, media_type="application/json")
 
     async def metrics(self, request: Request) -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        """Serve this process's metrics, or with several workers the sums over all workers.
+
+        python -m rest_shim sets PROMETHEUS_MULTIPROC_DIR before it starts
+        several workers (rest_shim.__main__.prepare_metrics_dir).
+        NOTE: workers started another way, without the variable, each serve
+        only their own metrics.
+        """
+        directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        if self.config.workers == 1 or not directory:
+            return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=directory)
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
 def create_app(config: ShimConfig | None = None) -> Starlette:
     config = config or ShimConfig.from_env()
+    if not logging.getLogger().handlers:
+        # A uvicorn worker process (REST_WORKERS > 1) is a new interpreter
+        # that did not run rest_shim.__main__, so nothing configured logging.
+        logs.configure(config.log_level, config.log_format)
     routes = Routes(config)
 
     @contextlib.asynccontextmanager

@@ -8,13 +8,17 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 
-def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    text = httpx.get(url, timeout=10).text
+def parse_samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Return every sample of a Prometheus text page, keyed by name and sorted labels."""
     samples = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
     return samples
+
+
+def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return parse_samples(httpx.get(url, timeout=10).text)
 
 
 def value(samples, name: str, **labels: str) -> float:
