@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import textwrap
 from pathlib import Path
@@ -268,10 +269,21 @@ def run_handler(options: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     options = build_parser().parse_args(argv)
     try:
-        return run_handler(options)
+        status = run_handler(options)
+        # Flushed here, so that a closed pipe raises BrokenPipeError below
+        # and not at interpreter exit.
+        sys.stdout.flush()
+        return status
     except CommandError as exc:
         print(f"bookingctl: {options.label} failed: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"bookingctl: {options.label} interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader of stdout exited first, e.g. `bookingctl history | head -1`,
+        # after the command itself ran. The rest of the output goes to
+        # /dev/null, so that Python's flush at exit does not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1

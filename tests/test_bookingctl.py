@@ -555,3 +555,20 @@ def test_stack_down_without_stack(tmp_path: Path) -> None:
 
     assert result.returncode == 0, result.stderr
     assert result.stdout == f"no running stack recorded in {tmp_path}\n"
+
+
+def test_closed_stdout_exits_quietly(target: list[str], event_name: str) -> None:
+    event = create_event(target, event_name, 5)
+    for user in range(1, 4):
+        assert run_ctl("book", *target, "--user", str(user), "--event", str(event["id"]), "--quantity", "1").returncode == 0
+    clean = {key: value for key, value in os.environ.items() if key not in ADDRESS_VARIABLES}
+
+    # true exits at once, so bookingctl writes its JSON into a closed pipe.
+    result = subprocess.run(
+        f"{sys.executable} -m bookingctl history {' '.join(target)} --event {event['id']} --json | true; "
+        "exit ${PIPESTATUS[0]}",
+        shell=True, executable="/bin/bash", cwd=REPO_ROOT, env=clean, capture_output=True, text=True, timeout=60,
+    )
+
+    assert result.stderr == ""
+    assert result.returncode == 1
