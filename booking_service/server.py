@@ -155,6 +155,7 @@ class BookingServer:
             await asyncio.sleep(HEALTH_PROBE_INTERVAL_S)
 
 
-async def serve(config: BookingConfig) -> None:
+async def serve(config: BookingConfig) -> int:
+    """Run the server until SIGTERM or SIGINT; return the process exit status."""
     server = BookingServer(config)
-    await lifecycle.run_until_signal("booking service", server.start, server.stop)
+    return await lifecycle.run_until_signal("booking service", server.start, server.stop)

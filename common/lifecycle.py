@@ -28,14 +28,33 @@ async def wait_for_stop_signal() -> signal.Signals:
             loop.remove_signal_handler(sig)
 
 
+# Time a service that failed to start gets to release what it opened.
+STOP_AFTER_FAILED_START_S = 10.0
+
+
 async def run_until_signal(
     name: str,
     start: Callable[[], Awaitable[None]],
     stop: Callable[[], Awaitable[None]],
-) -> None:
-    """Start the service, wait for a stop signal, then stop it; log each step."""
-    await start()
+) -> int:
+    """Start the service, wait for a stop signal, then stop it, logging each step.
+
+    Returns the exit status: 0 after a stop signal, 1 when start() raised.
+    A failed start is logged as one line with the error, without a traceback,
+    because its cause (such as an unreachable database) is the message.
+    """
+    try:
+        await start()
+    except Exception as exc:
+        logger.error("%s failed to start: %s: %s", name, type(exc).__name__, exc)
+        try:
+            async with asyncio.timeout(STOP_AFTER_FAILED_START_S):
+                await stop()
+        except Exception as stop_error:
+            logger.warning("%s: cleanup after the failed start failed: %s", name, stop_error)
+        return 1
     sig = await wait_for_stop_signal()
     logger.info("%s received %s, stopping", name, sig.name)
     await stop()
     logger.info("%s stopped", name)
+    return 0

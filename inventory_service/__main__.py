@@ -30,8 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     logs.configure(config.log_level, config.log_format)
     if config_path is not None:
         logging.getLogger("inventory_service").info("read settings from configuration file %s", config_path)
-    asyncio.run(serve(config))
-    return 0
+    return asyncio.run(serve(config))
 
 
 if __name__ == "__main__":

@@ -118,6 +118,7 @@ class InventoryServer:
             await asyncio.sleep(HEALTH_PROBE_INTERVAL_S)
 
 
-async def serve(config: InventoryConfig) -> None:
+async def serve(config: InventoryConfig) -> int:
+    """Run the server until SIGTERM or SIGINT; return the process exit status."""
     server = InventoryServer(config)
-    await lifecycle.run_until_signal("inventory service", server.start, server.stop)
+    return await lifecycle.run_until_signal("inventory service", server.start, server.stop)

@@ -105,3 +105,14 @@ def test_environment_wins_over_file_values() -> None:
     values = settings.load(BOOKING_SETTINGS, {**VALID_BOOKING_ENV, "BOOKING_PORT": "50061"}, file_values)
 
     assert values["BOOKING_PORT"] == 50061
+
+
+def test_unreachable_database_exits_1() -> None:
+    env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": "postgresql://booking:s3cret@127.0.0.1:1/booking",
+           "INVENTORY_TARGET": "127.0.0.1:1", "BOOKING_PORT": "0"}
+    result = subprocess.run([sys.executable, "-m", "booking_service"], capture_output=True, text=True, timeout=60, env=env)
+
+    assert result.returncode == 1
+    assert "booking service failed to start: OperationalError" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "s3cret" not in result.stderr
