@@ -38,6 +38,13 @@ def command_audit(options: argparse.Namespace) -> int:
     else:
         print(format_table(audits))
         print(f"{len(audits)} events audited, {len(failed)} with drift or oversell")
+        missing = [a for a in audits if a.stock_missing]
+        if missing:
+            print(
+                f"{len(missing)} events have no stock counter in Redis: bookings of them get 503 until the booking "
+                "service rebuilds it, one hold lifetime after the first attempt (or run `audit --repair` once "
+                "a hold lifetime has passed)"
+            )
     return 1 if failed else 0
 
 

@@ -20,7 +20,7 @@ from bookingctl import output
 from bookingctl.environment import CommandError
 from common.settings import redact_url
 from devstack.binaries import MissingBinary
-from devstack.stack import COMMAND_MARKERS, ENV_FILE, STATE_FILE, STOP_ORDER, Stack, stop_from_state
+from devstack.stack import ENV_FILE, STATE_FILE, STOP_ORDER, Stack, process_running, stop_from_state
 
 
 class ProgressFormatter(logging.Formatter):
@@ -50,6 +50,7 @@ def stack_up(options: argparse.Namespace) -> int:
         run_dir,
         database_url=os.environ.get("DATABASE_URL") or None,
         redis_url=os.environ.get("REDIS_URL") or None,
+        persist_redis=True,
     )
     print(f"starting the stack in {stack.run_dir}", file=sys.stderr)
     show_devstack_progress()
@@ -100,7 +101,7 @@ def stack_status(options: argparse.Namespace) -> int:
         raise CommandError(f"no stack recorded in {run_dir}; start one with `bookingctl stack up`")
     state = json.loads(state_path.read_text())
     processes = {
-        name: {"pid": pid, "running": process_matches(name, pid)}
+        name: {"pid": pid, "running": process_running(name, pid)}
         for name, pid in sorted(state["processes"].items(), key=lambda item: stop_position(item[0]))
     }
     stopped = [name for name, process in processes.items() if not process["running"]]
@@ -127,24 +128,3 @@ def stack_status(options: argparse.Namespace) -> int:
 def stop_position(name: str) -> int:
     """Sort key that lists the backends first and the REST shim last, the order of starting."""
     return -STOP_ORDER.index(name) if name in STOP_ORDER else 0
-
-
-def process_matches(name: str, pid: int) -> bool:
-    """Return whether pid runs and its command line is the one devstack started for name.
-
-    A process id reused by another program counts as not running.
-    """
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # The process exists but belongs to another user.
-    try:
-        command_line = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return False
-    if "State:\tZ" in status:
-        return False
-    return COMMAND_MARKERS.get(name, name) in command_line

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from devstack.binaries import MissingBinary
-from devstack.stack import ENV_FILE, STATE_FILE, Stack, stop_from_state
+from devstack.stack import ENV_FILE, STATE_FILE, Stack, process_running, stop_from_state
 
 DEFAULT_RUN_DIR = Path(".run")
 
@@ -30,6 +30,7 @@ def up(run_dir: Path) -> int:
         run_dir,
         database_url=os.environ.get("DATABASE_URL") or None,
         redis_url=os.environ.get("REDIS_URL") or None,
+        persist_redis=True,
     )
     try:
         stack.start()
@@ -48,21 +49,33 @@ def up(run_dir: Path) -> int:
 
 
 def down(run_dir: Path) -> int:
+    state_path = run_dir / STATE_FILE
+    recorded = list(json.loads(state_path.read_text())["processes"]) if state_path.exists() else []
     stopped = stop_from_state(run_dir)
     if stopped:
         print(f"stopped: {', '.join(stopped)}")
     else:
         print("no running stack recorded in", run_dir)
+    ended_before = [name for name in recorded if name not in stopped]
+    if ended_before:
+        print(f"not running before `down`: {', '.join(ended_before)}")
     (run_dir / ENV_FILE).unlink(missing_ok=True)
     return 0
 
 
 def status(run_dir: Path) -> int:
+    """Print the recorded stack with whether each process runs; exit 1 unless all do."""
     state_path = run_dir / STATE_FILE
     if not state_path.exists():
         print("no stack recorded in", run_dir)
         return 1
-    print(json.dumps(json.loads(state_path.read_text()), indent=2))
+    state = json.loads(state_path.read_text())
+    state["running"] = {name: process_running(name, pid) for name, pid in state["processes"].items()}
+    print(json.dumps(state, indent=2))
+    stopped = [name for name, running in state["running"].items() if not running]
+    if stopped:
+        print(f"not running: {', '.join(stopped)}; see {run_dir / 'logs'}, then `make down` and `make up`", file=sys.stderr)
+        return 1
     return 0
 
 

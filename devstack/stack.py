@@ -39,6 +39,8 @@ class Stack:
     database_url: str | None = None
     redis_url: str | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Keep the private Redis' data across restarts (see RedisServer).
+    persist_redis: bool = False
     postgres: PostgresServer | None = None
     redis: RedisServer | None = None
     services: dict[str, ManagedProcess] = field(default_factory=dict)
@@ -116,7 +118,7 @@ class Stack:
             self.postgres = PostgresServer(self.run_dir)
             self.postgres.start()
         if not self.redis_url:
-            self.redis = RedisServer(self.run_dir)
+            self.redis = RedisServer(self.run_dir, persist=self.persist_redis)
             self.redis.start()
         for name in ("inventory", "booking", "rest"):
             self.start_service(name)
@@ -192,6 +194,27 @@ COMMAND_MARKERS = {
     "rest": "rest_shim", "booking": "booking_service", "inventory": "inventory_service",
     "redis": "redis-server", "postgres": "postgres",
 }
+
+
+def process_running(name: str, pid: int) -> bool:
+    """Return whether pid runs and its command line is the one devstack started for name.
+
+    A process id reused by another program counts as not running.
+    """
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # The process exists but belongs to another user.
+    try:
+        command_line = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    if "State:\tZ" in status:
+        return False
+    return COMMAND_MARKERS.get(name, name) in command_line
 
 
 def _command_line(pid: int) -> str:

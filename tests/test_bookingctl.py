@@ -17,6 +17,7 @@ import pytest
 from clients import BookingClient
 from devstack.ports import free_port
 from devstack.stack import Stack
+from inventory_service import keys
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Variables that would point the command at another stack than the test's.
@@ -484,6 +485,17 @@ def test_audit_reports_event(env_file: Path, target: list[str], event_name: str)
     assert (audit["event_id"], audit["total"], audit["sold"], audit["available"], audit["held"]) == (event["id"], 8, 3, 5, 0)
     assert text.returncode == 0, text.stderr
     assert "1 events audited, 0 with drift or oversell" in text.stdout
+
+
+def test_audit_names_missing_counter(env_file: Path, target: list[str], cache, event_name: str) -> None:
+    event = create_event(target, event_name, 8)
+    cache.delete(keys.stock_key(event["id"]))
+
+    text = run_ctl("audit", "--env-file", str(env_file), "--event", str(event["id"]))
+
+    assert text.returncode == 0, text.stderr
+    assert "no counter" in text.stdout
+    assert "1 events have no stock counter in Redis" in text.stdout
 
 
 def test_audit_without_urls_exits_1() -> None:

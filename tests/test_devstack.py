@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -66,3 +68,54 @@ def test_down_without_stack_is_harmless(tmp_path: Path) -> None:
     result = run_devstack("down", tmp_path)
     assert result.returncode == 0
     assert "no running stack" in result.stdout
+
+
+def env_lines(run_dir: Path) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in (run_dir / "stack.env").read_text().splitlines())
+
+
+def test_status_reports_stopped_process(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    assert run_devstack("up", run_dir).returncode == 0
+    try:
+        healthy = run_devstack("status", run_dir)
+        assert healthy.returncode == 0, healthy.stderr
+        assert json.loads(healthy.stdout)["running"]["rest"] is True
+
+        rest_pid = json.loads((run_dir / "stack.json").read_text())["processes"]["rest"]
+        os.kill(rest_pid, signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        while process_exists(rest_pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        broken = run_devstack("status", run_dir)
+
+        assert broken.returncode == 1
+        assert json.loads(broken.stdout)["running"]["rest"] is False
+        assert "not running: rest" in broken.stderr
+    finally:
+        down = run_devstack("down", run_dir)
+    assert "not running before `down`: rest" in down.stdout
+
+
+def test_restart_keeps_stock_counters(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    assert run_devstack("up", run_dir).returncode == 0
+    try:
+        rest_url = env_lines(run_dir)["REST_URL"]
+        event = httpx.post(f"{rest_url}/api/v1/events", json={"name": "restart", "total_tickets": 10}, timeout=10).json()
+        first = httpx.post(f"{rest_url}/api/v1/book", json={"user_id": 1, "event_id": event["id"], "quantity": 3}, timeout=10)
+        assert first.status_code == 200, first.text
+    finally:
+        assert run_devstack("down", run_dir).returncode == 0
+
+    assert run_devstack("up", run_dir).returncode == 0
+    try:
+        rest_url = env_lines(run_dir)["REST_URL"]
+        # Without the Redis data, this Book would get 503 for one hold lifetime.
+        second = httpx.post(f"{rest_url}/api/v1/book", json={"user_id": 2, "event_id": event["id"], "quantity": 3}, timeout=10)
+        after = httpx.get(f"{rest_url}/api/v1/events/{event['id']}", timeout=10).json()
+    finally:
+        run_devstack("down", run_dir)
+
+    assert second.status_code == 200, second.text
+    assert after["available_tickets"] == 4
