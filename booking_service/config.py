@@ -17,6 +17,7 @@ SETTINGS = [
     Setting("INVENTORY_TARGET", "", "inventory service gRPC address, e.g. 127.0.0.1:50051 (required)", settings.host_port),
     Setting("PG_POOL_MIN", "2", "PostgreSQL connections kept open per process", settings.integer(1, 1000)),
     Setting("PG_POOL_MAX", "16", "maximum PostgreSQL connections per process", settings.integer(1, 1000)),
+    Setting("PG_POOL_TIMEOUT_MS", "2000", "how long a call waits for a free PostgreSQL connection before it fails with UNAVAILABLE; keep it below the callers' deadline (the shim's BOOKING_TIMEOUT_MS)", settings.integer(1, 600_000), "ms"),
     Setting("PG_STATEMENT_TIMEOUT_MS", "5000", "PostgreSQL statement_timeout of every connection", settings.integer(1, 600_000), "ms"),
     Setting("INVENTORY_TIMEOUT_MS", "2000", "deadline of one inventory call, retries included", settings.integer(1, 600_000), "ms"),
     Setting("INVENTORY_HOLD_MS", "30000", "hold lifetime asked for on Reserve; must exceed the statement timeout", settings.integer(1000, 86_400_000), "ms"),
@@ -57,6 +58,7 @@ class BookingConfig:
     max_message_bytes: int = limits.DEFAULT_MAX_MESSAGE_BYTES
     max_in_flight: int = 4096
     metrics_port: int = 0
+    pg_pool_timeout_ms: int = 2000
 
     @property
     def insert_margin_s(self) -> float:
@@ -104,4 +106,5 @@ class BookingConfig:
             max_message_bytes=values["GRPC_MAX_MESSAGE_BYTES"],
             max_in_flight=values["BOOKING_MAX_IN_FLIGHT"],
             metrics_port=values["BOOKING_METRICS_PORT"],
+            pg_pool_timeout_ms=values["PG_POOL_TIMEOUT_MS"],
         )

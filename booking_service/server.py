@@ -45,7 +45,7 @@ class BookingServer:
             min_size=config.pg_pool_min,
             max_size=config.pg_pool_max,
             kwargs={"autocommit": True, "options": f"-c statement_timeout={config.pg_statement_timeout_ms}"},
-            timeout=config.pg_statement_timeout_ms / 1000,
+            timeout=config.pg_pool_timeout_ms / 1000,
             open=False,
             name="booking",
         )

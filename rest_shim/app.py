@@ -69,6 +69,9 @@ GRPC_TO_HTTP = {
     grpc.StatusCode.CANCELLED: 503,
 }
 IDEMPOTENCY_HEADER = "idempotency-key"
+# How the booking service's own UNAVAILABLE messages start; any other
+# UNAVAILABLE comes from grpcio, e.g. when the booking service is down.
+SERVICE_MESSAGE_PREFIXES = ("PostgreSQL unavailable", "inventory unavailable")
 CREATE_EVENT_FIELDS = frozenset({"name", "total_tickets"})
 BOOK_FIELDS = frozenset({"user_id", "event_id", "quantity"})
 HISTORY_PARAMETERS = frozenset({"page", "size", "status", "user_id", "event_id"})
@@ -86,6 +89,20 @@ def idempotency_key(request: Request) -> str:
         return rules.idempotency_key(value)
     except InvalidInput as exc:
         raise InvalidInput("Idempotency-Key", exc.rule) from None
+
+
+def grpc_error_message(exc: grpc.aio.AioRpcError) -> str:
+    """Return the message of a failed booking service call for the client.
+
+    grpcio's own details ("Deadline Exceeded", "failed to connect to all
+    addresses; ...") name no service, so those codes get a message of our own.
+    """
+    code = exc.code()
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return "booking service did not answer in time; retry later"
+    if code == grpc.StatusCode.UNAVAILABLE and not (exc.details() or "").startswith(SERVICE_MESSAGE_PREFIXES):
+        return f"booking service unavailable: {exc.details() or 'no details'}"
+    return exc.details() or code.name
 
 
 def json_response(payload: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -114,7 +131,7 @@ def instrumented(route: str, handler: Handler) -> Handler:
             status = GRPC_TO_HTTP.get(exc.code(), 500)
             if status >= 500:
                 logger.warning("%s %s failed: %s: %s", request.method, request.url.path, exc.code().name, exc.details())
-            response = error_response(exc.details() or exc.code().name, status)
+            response = error_response(grpc_error_message(exc), status)
         REQUESTS.labels(route, str(response.status_code)).inc()
         LATENCY.labels(route).observe(time.perf_counter() - started)
         return response
