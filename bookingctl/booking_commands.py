@@ -16,7 +16,7 @@ import grpc
 
 from booking_monitor_pb.booking.v1 import booking_pb2 as pb
 from bookingctl import environment, output
-from bookingctl.environment import CommandError
+from bookingctl.environment import CommandError, UsageError
 from clients import BookingClient
 from common import rules
 from rest_shim.views import STATUS_VALUES, booking_json, event_json
@@ -25,11 +25,11 @@ T = TypeVar("T")
 
 
 def check(name: str, check_value: Callable[[], T]) -> T:
-    """Run one common.rules check. A failure raises CommandError naming the argument as typed, such as --quantity."""
+    """Run one common.rules check. A failure raises UsageError naming the argument as typed, such as --quantity."""
     try:
         return check_value()
     except rules.InvalidInput as exc:
-        raise CommandError(f"{name}: {exc.rule}") from None
+        raise UsageError(f"{name}: {exc.rule}") from None
 
 
 def call_service(
@@ -163,9 +163,9 @@ def booking_show(options: argparse.Namespace) -> int:
 def history(options: argparse.Namespace) -> int:
     # common.rules reads 0 as "unset", which the command line has no use for.
     if options.page < 1:
-        raise CommandError(f"--page: must be from 1 to {rules.MAX_PAGE}, got {options.page}")
+        raise UsageError(f"--page: must be from 1 to {rules.MAX_PAGE}, got {options.page}")
     if options.size is not None and options.size < 1:
-        raise CommandError(f"--size: must be from 1 to {rules.MAX_PAGE_SIZE}, got {options.size}")
+        raise UsageError(f"--size: must be from 1 to {rules.MAX_PAGE_SIZE}, got {options.size}")
     page = check("--page", lambda: rules.page(options.page))
     size = check("--size", lambda: rules.page_size(options.size or 0, 0))
     user_id = 0  # 0 matches every user

@@ -9,7 +9,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from bookingctl.environment import CommandError
+from bookingctl.environment import CommandError, UsageError
 from clients.booking import DEFAULT_TIMEOUT_S
 from common import rules
 
@@ -276,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         return status
     except CommandError as exc:
         print(f"bookingctl: {options.label} failed: {exc}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(exc, UsageError) else 1
     except KeyboardInterrupt:
         print(f"bookingctl: {options.label} interrupted", file=sys.stderr)
         return 130

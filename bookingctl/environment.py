@@ -17,6 +17,10 @@ class CommandError(Exception):
     """A command failed; main() prints the message on one line to stderr and exits 1."""
 
 
+class UsageError(CommandError):
+    """An argument value breaks its rule, such as --quantity 11; main() exits 2, as for other command line errors."""
+
+
 def read_env_file(path: Path) -> dict[str, str]:
     """Parse KEY=value lines; blank lines and lines starting with # are skipped."""
     try:

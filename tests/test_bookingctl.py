@@ -210,10 +210,10 @@ def test_event_show_text_and_json(target: list[str], event_name: str) -> None:
     ],
     ids=["empty-name", "zero-total", "zero-id", "id-beyond-int64"],
 )
-def test_event_invalid_input_exits_1(target: list[str], args: list[str], message: str) -> None:
+def test_event_invalid_input_exits_2(target: list[str], args: list[str], message: str) -> None:
     result = run_ctl(*args, *target)
 
-    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.returncode == 2, result.stdout + result.stderr
     assert message in one_error_line(result)
     assert result.stdout == ""
 
@@ -276,12 +276,12 @@ def test_book_sold_out_exits_1(target: list[str], db: psycopg.Connection, event_
     assert booking_rows(db, event["id"]) == []
 
 
-def test_book_quantity_zero_exits_1(target: list[str], db: psycopg.Connection, event_name: str) -> None:
+def test_book_quantity_zero_exits_2(target: list[str], db: psycopg.Connection, event_name: str) -> None:
     event = create_event(target, event_name, 5)
 
     result = run_ctl("book", "--user", "44", "--event", str(event["id"]), "--quantity", "0", *target)
 
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert one_error_line(result) == "bookingctl: book failed: --quantity: must be from 1 to 10, got 0"
     assert result.stdout == ""
     assert booking_rows(db, event["id"]) == []
@@ -402,10 +402,10 @@ def test_history_prints_table(target: list[str], event_name: str) -> None:
     ],
     ids=["page-0", "size-101", "size-0", "user-0"],
 )
-def test_history_invalid_filter_exits_1(target: list[str], args: list[str], message: str) -> None:
+def test_history_invalid_filter_exits_2(target: list[str], args: list[str], message: str) -> None:
     result = run_ctl("history", *args, *target)
 
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert message in one_error_line(result)
 
 
