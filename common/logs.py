@@ -50,3 +50,6 @@ def configure(level: str = "info", fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # grpcio logs a line per call at DEBUG ("Loaded running loop"), which
+    # would bury the services' own debug lines.
+    logging.getLogger("grpc._cython.cygrpc").setLevel(max(root.level, logging.INFO))
