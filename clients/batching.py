@@ -69,7 +69,8 @@ class Batcher(Generic[Item, Result]):
         if self._loop_task is None:
             # The loop and the batch calls it starts serve many requests, so
             # they run in an empty context, without the first caller's
-            # request id; each item carries its own instead.
+            # request id. Each item carries its own, and each batch call
+            # gets a new one (_send_batch).
             self._loop_task = asyncio.create_task(
                 self._run(), name=f"batcher-{self.name}", context=contextvars.Context()
             )
@@ -104,6 +105,14 @@ class Batcher(Generic[Item, Result]):
 
     async def _send_batch(self, batch: list[_Waiting[Item, Result]]) -> None:
         timeout = max(waiting.deadline for waiting in batch) - asyncio.get_running_loop().time()
+        # The batch call gets an id of its own, sent as its x-request-id, and
+        # this line joins it to the ids of the requests in it.
+        request_ids.current.set(request_ids.new())
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "%s batch of %d items for requests %s",
+                self.name, len(batch), request_ids.summary(getattr(w.item, "request_id", "") for w in batch),
+            )
         try:
             results = await self._send([waiting.item for waiting in batch], max(timeout, 0.001))
         except Exception as exc:

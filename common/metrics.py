@@ -10,6 +10,8 @@ from collections.abc import Awaitable, Callable
 import grpc
 from prometheus_client import Counter, Histogram, start_http_server
 
+from common import request_ids
+
 logger = logging.getLogger(__name__)
 
 RPC_CALLS = Counter("grpc_server_calls_total", "gRPC calls handled, by method and status code", ["method", "code"])
@@ -56,9 +58,8 @@ def _measured(method: str, behavior):
             response = await behavior(request, context)
             code = context.code() or grpc.StatusCode.OK
             return response
-        except BaseException:
-            # context.abort raises after setting the code it sends.
-            code = context.code() or grpc.StatusCode.UNKNOWN
+        except BaseException as exc:
+            code = request_ids.status_of_failed_call(context, exc)
             raise
         finally:
             RPC_CALLS.labels(method, _code_name(code)).inc()

@@ -10,6 +10,7 @@ call carries it. Batched inventory calls carry one id per item instead
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -140,15 +141,40 @@ def _with_request_id(method: str, behavior):
             await context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT, str(InvalidInput(METADATA_KEY + " metadata", RULE))
             )
-        token = current.set(received or new())
+        # grpc.aio runs each call in a new context (grpcio 1.85), so the id is
+        # not reset after the handler: grpcio's own log line about an
+        # exception the handler raised comes later and should carry it too.
+        current.set(received or new())
         started = time.perf_counter()
+        code = grpc.StatusCode.UNKNOWN
         try:
-            return await behavior(request, context)
+            response = await behavior(request, context)
+            code = context.code() or grpc.StatusCode.OK
+            return response
+        except BaseException as exc:
+            code = status_of_failed_call(context, exc)
+            raise
         finally:
             if access_logger.isEnabledFor(logging.DEBUG):
-                code = context.code() or grpc.StatusCode.OK
                 name = code.name if isinstance(code, grpc.StatusCode) else str(code)
                 access_logger.debug("%s %s in %.1f ms", method, name, (time.perf_counter() - started) * 1000)
-            current.reset(token)
 
     return handle
+
+
+def status_of_failed_call(context: grpc.aio.ServicerContext, exc: BaseException) -> grpc.StatusCode | int:
+    """Return the status code a call that raised exc ends with.
+
+    context.abort sets the code before it raises. A handler cancelled by the
+    client or by its deadline raises CancelledError with no code set, and
+    any other exception ends as UNKNOWN.
+    """
+    code = context.code()
+    if code:
+        return code
+    if isinstance(exc, asyncio.CancelledError):
+        remaining = context.time_remaining()
+        if remaining is not None and remaining <= 0:
+            return grpc.StatusCode.DEADLINE_EXCEEDED
+        return grpc.StatusCode.CANCELLED
+    return grpc.StatusCode.UNKNOWN

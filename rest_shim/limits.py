@@ -15,7 +15,7 @@ from rest_shim.errors import CLOSE_CONNECTION, RequestRejected
 
 REJECTED = Counter(
     "rest_rejected_total",
-    "requests rejected before routing, by reason: busy, body_too_large, header_timeout, headers_too_large",
+    "requests rejected before routing, by reason: busy, body_too_large, header_timeout, headers_too_large, bad_request_id",
     ["reason"],
 )
 

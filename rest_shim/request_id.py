@@ -10,9 +10,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common import request_ids
 from common.rules import InvalidInput
+from rest_shim.limits import REJECTED
 
 HEADER = b"x-request-id"
 
+logger = logging.getLogger(__name__)
 access_logger = logging.getLogger("rest_shim.access")
 
 
@@ -57,9 +59,19 @@ class RequestIdMiddleware:
         token = request_ids.current.set(request_id)
         try:
             if error is not None:
-                await _reject(send_with_id, error)
+                REJECTED.labels("bad_request_id").inc()
+                await _send_json(send_with_id, 400, {"error": error})
             else:
-                await self.app(scope, receive, send_with_id)
+                try:
+                    await self.app(scope, receive, send_with_id)
+                except Exception:
+                    # Handled here, inside the request id, so that the log line
+                    # and the 500 answer carry it; Starlette's outer handler
+                    # would do both without it.
+                    logger.exception("%s %s failed with an unexpected error", scope["method"], scope["path"])
+                    if status:
+                        raise
+                    await _send_json(send_with_id, 500, {"error": f"internal error; request id {request_id}"})
             if access_logger.isEnabledFor(logging.DEBUG):
                 access_logger.debug(
                     "%s %s %d in %.1f ms", scope["method"], scope["path"], status, (time.perf_counter() - started) * 1000
@@ -75,8 +87,8 @@ def _header(headers: list[tuple[bytes, bytes]]) -> str | None:
     return None
 
 
-async def _reject(send: Send, error: str) -> None:
-    body = orjson.dumps({"error": error})
+async def _send_json(send: Send, status: int, payload: dict) -> None:
+    body = orjson.dumps(payload)
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": 400, "headers": headers})
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -154,6 +154,14 @@ async def test_batched_items_keep_their_own_ids(http: httpx.AsyncClient, traced_
     assert batch_calls
     for line in batch_calls:
         assert not line["request_id"].startswith("trace-batch-"), line
+    # The booking service logs each batch under the id it sent, with the ids of its items.
+    batch_ids = {line["request_id"] for line in batch_calls}
+    sent = [
+        line for line in log_lines(traced_stack, "booking")
+        if line["message"].startswith("reserve batch of") and line.get("request_id") in batch_ids
+    ]
+    assert sent
+    assert any("trace-batch-" in line["message"] for line in sent)
 
 
 async def test_request_id_made_when_absent(http: httpx.AsyncClient) -> None:
@@ -253,3 +261,93 @@ def test_log_line_carries_current_id(fmt: str) -> None:
         assert json.loads(inside)["request_id"] == "trace-unit"
         assert "request_id" not in json.loads(outside)
         assert json.loads(item)["request_id"] == "trace-item"
+
+
+# -- unexpected errors -----------------------------------------------------
+
+
+class _RecordHandler(logging.Handler):
+    """Collect records after the request id filter ran, as logs.configure's handler sees them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.addFilter(request_ids.LogFilter())
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def records() -> Iterator[list[logging.LogRecord]]:
+    handler = _RecordHandler()
+    root = logging.getLogger()
+    saved_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield handler.records
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(saved_level)
+
+
+async def test_shim_unexpected_error_keeps_id(records: list[logging.LogRecord]) -> None:
+    from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from starlette.routing import Route
+
+    from rest_shim.request_id import RequestIdMiddleware
+
+    async def broken(request):
+        raise RuntimeError("boom")
+
+    app = Starlette(routes=[Route("/broken", broken)], middleware=[Middleware(RequestIdMiddleware)])
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://shim") as client:
+        response = await client.get("/broken", headers={"X-Request-Id": "trace-boom"})
+
+    assert response.status_code == 500
+    assert response.headers["x-request-id"] == "trace-boom"
+    assert response.json()["error"] == "internal error; request id trace-boom"
+    failures = [r for r in records if r.levelno == logging.ERROR]
+    assert [r.request_id for r in failures] == ["trace-boom"]
+    assert failures[0].exc_info is not None
+
+
+async def test_grpc_failed_call_logged_with_id(records: list[logging.LogRecord]) -> None:
+    from common.metrics import MetricsInterceptor
+
+    async def broken(request: bytes, context) -> bytes:
+        raise RuntimeError("boom")
+
+    async def slow(request: bytes, context) -> bytes:
+        await asyncio.sleep(5)
+        return b""
+
+    handlers = grpc.method_handlers_generic_handler("test.Broken", {
+        "Fail": grpc.unary_unary_rpc_method_handler(broken),
+        "Slow": grpc.unary_unary_rpc_method_handler(slow),
+    })
+    server = grpc.aio.server(interceptors=[MetricsInterceptor(), request_ids.RequestIdInterceptor()])
+    server.add_generic_rpc_handlers((handlers,))
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            with pytest.raises(grpc.aio.AioRpcError) as failed:
+                await channel.unary_unary("/test.Broken/Fail")(b"", metadata=(("x-request-id", "trace-fail"),))
+            with pytest.raises(grpc.aio.AioRpcError) as late:
+                await channel.unary_unary("/test.Broken/Slow")(b"", timeout=0.2, metadata=(("x-request-id", "trace-slow"),))
+            await asyncio.sleep(0.5)
+    finally:
+        await server.stop(0)
+
+    assert failed.value.code() == grpc.StatusCode.UNKNOWN
+    assert late.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    access = {r.request_id: r.getMessage() for r in records if r.name == "booking_monitor.grpc_access"}
+    assert access["trace-fail"].startswith("Fail UNKNOWN in ")
+    assert access["trace-slow"].startswith("Slow DEADLINE_EXCEEDED in ")
+    # grpcio logs the handler's exception itself, after the handler returned.
+    errors = [r for r in records if r.levelno >= logging.ERROR and "boom" in r.getMessage() + str(r.exc_info)]
+    assert errors
+    assert {r.request_id for r in errors} == {"trace-fail"}
