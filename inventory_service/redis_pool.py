@@ -19,7 +19,7 @@ from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import REGISTRY, Collector
 from redis.asyncio.cluster import RedisCluster
-from redis.exceptions import MaxConnectionsError, RedisError
+from redis.exceptions import MaxConnectionsError, RedisClusterException, RedisError
 from redis.observability.attributes import DB_CLIENT_CONNECTION_STATE, ConnectionState
 
 from inventory_service import keys
@@ -104,7 +104,9 @@ class RedisCommandLimiter:
         for event_id in event_ids:
             try:
                 names.add(self._client.get_node_from_key(keys.stock_key(event_id)).name)
-            except RedisError:
+            except (RedisError, RedisClusterException):
+                # SlotNotCoveredError, raised before the first command loaded
+                # the slot map, is a RedisClusterException, not a RedisError.
                 names.add(UNKNOWN_NODE)
         return sorted(names)
 

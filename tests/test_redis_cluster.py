@@ -20,7 +20,7 @@ from devstack.ports import free_port, wait_for_port
 from devstack.process import ManagedProcess
 from devstack.redis_cluster import LocalRedisCluster
 from inventory_service import keys
-from tests.scraping import scrape, value
+from tests.scraping import has_sample, scrape, value
 from tests.inventory_processes import gather_outcomes, pool_exhausted_errors, running_inventory, unexpected_outcomes
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -301,6 +301,7 @@ async def test_pool_of_one_waits_on_every_node(cluster: LocalRedisCluster, clust
         idle = value(metrics, "redis_pool_connections_idle", node=node)
         assert in_use + idle == 1, node
         assert value(metrics, "redis_pool_waits_total", node=node) > 0, node
+        assert has_sample(metrics, "redis_pool_wait_timeouts_total", node=node), node
         assert value(metrics, "redis_pool_wait_timeouts_total", node=node) == 0, node
 
 

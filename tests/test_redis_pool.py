@@ -18,7 +18,7 @@ from clients.retry import NO_RETRY
 from devstack.redis import RedisServer
 from devstack.stack import Stack
 from tests.inventory_processes import gather_outcomes, pool_exhausted_errors, running_inventory, unexpected_outcomes
-from tests.scraping import redis_node_label, scrape, value
+from tests.scraping import has_sample, redis_node_label, scrape, value
 
 # Event ids far above what the booking service creates and apart from the
 # ids of test_inventory.py and test_redis_cluster.py.
@@ -60,6 +60,7 @@ async def test_pool_of_one_waits(stack: Stack, tmp_path: Path) -> None:
     assert value(after, "redis_pool_wait_seconds_count", node=redis_node) == value(
         after, "redis_pool_waits_total", node=redis_node
     )
+    assert has_sample(after, "redis_pool_wait_timeouts_total", node=redis_node)
     assert value(after, "redis_pool_wait_timeouts_total", node=redis_node) == 0
     assert value(after, "redis_pool_max_connections", node=redis_node) == 1
     in_use = value(after, "redis_pool_connections_in_use", node=redis_node)
@@ -97,3 +98,16 @@ async def test_pool_wait_timeout_is_unavailable(tmp_path: Path) -> None:
     assert "REDIS_POOL_SIZE=1" in exhausted[0].details()
     assert value(metrics, "redis_pool_wait_timeouts_total", node=node) >= len(exhausted)
     assert value(metrics, "redis_pool_waits_total", node=node) >= len(exhausted)
+
+
+def test_node_names_before_slot_map_loaded() -> None:
+    from redis.asyncio.cluster import RedisCluster
+
+    from inventory_service.redis_pool import UNKNOWN_NODE, RedisCommandLimiter
+
+    # The asyncio cluster client loads its slot map on the first command, so
+    # a call that waits for a permit before then cannot name its node yet.
+    client = RedisCluster(host="127.0.0.1", port=1)
+    limiter = RedisCommandLimiter(client, size=1, timeout_s=0.1)
+
+    assert limiter.node_names([5]) == [UNKNOWN_NODE]
