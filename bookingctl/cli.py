@@ -15,10 +15,14 @@ from common import rules
 
 EXIT_STATUS_HELP = """\
 exit status:
-  0  success
-  1  {failure}
-  2  invalid command line"""
+  0    success
+  1    {failure}
+  2    invalid command line
+  141  standard output was closed before all output was written; the
+       command itself ran, so a book or cancel took effect"""
 COMMAND_FAILED = "the command failed; the reason is printed on stderr"
+# 128 + SIGPIPE, the status shells report for a writer whose reader exited.
+EXIT_BROKEN_PIPE = 141
 
 SERVICE_ADDRESS_HELP = """\
 The booking service's gRPC address comes from --booking-target, else from
@@ -286,4 +290,4 @@ def main(argv: list[str] | None = None) -> int:
         # /dev/null, so that Python's flush at exit does not fail again.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-        return 1
+        return EXIT_BROKEN_PIPE

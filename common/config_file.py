@@ -104,7 +104,7 @@ def describe(declared: Sequence[Setting], service: str) -> str:
         "whose keys are the variable names above, with string or integer values. "
         f"Keys at the top level and in the [{service}] table must be settings of this service. "
         f"The tables {others} are skipped, so one file can configure the whole stack.",
-        f"Each setting comes from the first of: its environment variable, the [{service}] table, "
+        f"Each setting comes from the first of: its environment variable if not empty, the [{service}] table, "
         "the top level of the file, its default.",
     ]
     wrapped = [textwrap.fill(paragraph, width=78, initial_indent="  ", subsequent_indent="  ") for paragraph in paragraphs]
@@ -126,12 +126,27 @@ def _parse(path: str) -> dict[str, Any]:
 
 def _unknown_key_message(key: str, origin: str, service: str, names: list[str], *, top_level: bool) -> str:
     message = f"{origin}: unknown key {key!r}: not a setting of the {SERVICE_TABLES[service]}"
+    owners = [table for table, settings_of_table in _settings_by_table().items() if key in settings_of_table]
+    if owners:
+        tables = " and ".join(f"[{table}]" for table in owners)
+        return message + f"; it is a setting of {tables}, so put it in that table"
     matches = difflib.get_close_matches(key.upper(), names, n=1)
     if matches:
         message += f" (did you mean {matches[0]}?)"
     elif top_level:
         message += "; put a setting that only some services have in the table of each of them"
     return message
+
+
+def _settings_by_table() -> dict[str, set[str]]:
+    """Return the setting names of each service, keyed by its table name."""
+    # Imported here because each service's config module imports this one.
+    from booking_service.config import SETTINGS as BOOKING
+    from inventory_service.config import SETTINGS as INVENTORY
+    from rest_shim.config import SETTINGS as REST_SHIM
+
+    declared = {"inventory": INVENTORY, "booking": BOOKING, "rest_shim": REST_SHIM}
+    return {table: {setting.env for setting in declared[table]} for table in SERVICE_TABLES}
 
 
 def _value_text(key: str, value: Any, origin: str) -> str:

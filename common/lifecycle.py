@@ -40,18 +40,20 @@ async def run_until_signal(
     """Start the service, wait for a stop signal, then stop it, logging each step.
 
     Returns the exit status: 0 after a stop signal, 1 when start() raised.
-    A failed start is logged as one line with the error, without a traceback,
-    because its cause (such as an unreachable database) is the message.
+    A failed start is logged at ERROR with the error's message, whose cause
+    (such as an unreachable database) is usually all an operator needs, and
+    with its traceback at DEBUG.
     """
     try:
         await start()
     except Exception as exc:
         logger.error("%s failed to start: %s: %s", name, type(exc).__name__, exc)
+        logger.debug("traceback of the failed start of the %s", name, exc_info=exc)
         try:
             async with asyncio.timeout(STOP_AFTER_FAILED_START_S):
                 await stop()
         except Exception as stop_error:
-            logger.warning("%s: cleanup after the failed start failed: %s", name, stop_error)
+            logger.warning("%s: cleanup after the failed start failed: %s: %s", name, type(stop_error).__name__, stop_error)
         return 1
     sig = await wait_for_stop_signal()
     logger.info("%s received %s, stopping", name, sig.name)

@@ -8,8 +8,9 @@ from common import settings
 from common.settings import Setting
 
 # The largest requests the services send each other are batches of 256
-# items (clients/batching.py); 256 ReserveRequest items with the largest
-# ids serialize to 17,152 bytes, so 64 KiB leaves room to spare.
+# items (clients/batching.py). 256 ReserveRequest items with the largest
+# ids and 128-character request ids serialize to 50,944 bytes, so 64 KiB
+# leaves room to spare.
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024
 
 MAX_MESSAGE_SETTING = Setting(

@@ -193,6 +193,8 @@ def _request_id_extra(request_id: str) -> dict[str, str] | None:
 
 
 def _log_reserve(reservation_id: str, event_id: int, quantity: int, result: ReserveResult, request_id: str) -> None:
+    if not logger.isEnabledFor(logging.DEBUG):
+        return
     logger.debug(
         "reserve %s of event %d for %d tickets: %s, available=%d",
         reservation_id, event_id, quantity, result.status.name, result.available,
@@ -202,7 +204,8 @@ def _log_reserve(reservation_id: str, event_id: int, quantity: int, result: Rese
 
 def _log_confirm(reservation_id: str, event_id: int, result, request_id: str) -> None:
     if result.confirmed:
-        logger.debug("confirmed reservation %s of event %d", reservation_id, event_id, extra=_request_id_extra(request_id))
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("confirmed reservation %s of event %d", reservation_id, event_id, extra=_request_id_extra(request_id))
     else:
         logger.warning(
             "confirm of reservation %s of event %d found it %s",

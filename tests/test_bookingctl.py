@@ -583,4 +583,4 @@ def test_closed_stdout_exits_quietly(target: list[str], event_name: str) -> None
     )
 
     assert result.stderr == ""
-    assert result.returncode == 1
+    assert result.returncode == 141

@@ -168,9 +168,16 @@ def test_environment_value_names_environment(tmp_path: Path) -> None:
         ("[inventory]", "REDIS_ULR", "did you mean REDIS_URL?"),
         ("[inventory]", "log_level", "did you mean LOG_LEVEL?"),
         ("[inventory]", "CONFIG_FILE", "not a setting of the inventory service"),
-        ("", "DATABASE_URL", "put a setting that only some services have in the table of each of them"),
+        ("", "DATABASE_URL", "it is a setting of [booking], so put it in that table"),
+        ("", "INVENTORY_TARGET", "it is a setting of [booking], so put it in that table"),
+        ("", "SOLD_OUT_MEMORY_MS", "it is a setting of [booking] and [rest_shim], so put it in that table"),
+        ("[inventory]", "BOOKING_TARGET", "it is a setting of [rest_shim], so put it in that table"),
+        ("", "NOT_A_SETTING", "put a setting that only some services have in the table of each of them"),
     ],
-    ids=["typo in table", "lower case", "CONFIG_FILE", "other service's key at top level"],
+    ids=[
+        "typo in table", "lower case", "CONFIG_FILE", "other service's key at top level",
+        "near another key's name", "two services' key", "other service's key in table", "no service's key",
+    ],
 )
 def test_unknown_key_named(tmp_path: Path, section: str, key: str, hint: str) -> None:
     path = write(tmp_path, f'{section}\n{key} = "x"\n')

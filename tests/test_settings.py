@@ -85,7 +85,7 @@ def test_help_explains_config_file(module: str, table: str) -> None:
     assert "environment variables override its values" in help_text
     assert "configuration file:" in help_text
     assert (
-        f"Each setting comes from the first of: its environment variable, the [{table}] table, "
+        f"Each setting comes from the first of: its environment variable if not empty, the [{table}] table, "
         "the top level of the file, its default."
     ) in help_text
 
