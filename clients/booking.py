@@ -54,7 +54,7 @@ class BookingClient:
 
     async def get_event(self, event_id: int, *, timeout: float | None = None, metadata=None) -> pb.Event:
         request = pb.GetEventRequest(event_id=event_id)
-        return await self._call("GetEvent", self._stub.GetEvent, request, timeout, self._backoff, metadata)
+        return await self._call("GetEvent", self._stub.GetEvent, request, timeout, self._backoff, metadata, read=True)
 
     async def book(
         self,
@@ -76,7 +76,7 @@ class BookingClient:
 
     async def get_booking(self, booking_id: int, *, timeout: float | None = None, metadata=None) -> pb.Booking:
         request = pb.GetBookingRequest(booking_id=booking_id)
-        return await self._call("GetBooking", self._stub.GetBooking, request, timeout, self._backoff, metadata)
+        return await self._call("GetBooking", self._stub.GetBooking, request, timeout, self._backoff, metadata, read=True)
 
     async def list_bookings(
         self,
@@ -90,13 +90,14 @@ class BookingClient:
         metadata=None,
     ) -> pb.ListBookingsResponse:
         request = pb.ListBookingsRequest(page=page, size=size, status=status, user_id=user_id, event_id=event_id)
-        return await self._call("ListBookings", self._stub.ListBookings, request, timeout, self._backoff, metadata)
+        return await self._call("ListBookings", self._stub.ListBookings, request, timeout, self._backoff, metadata, read=True)
 
-    async def _call(self, method, rpc, request, timeout, backoff, metadata):
+    async def _call(self, method, rpc, request, timeout, backoff, metadata, *, read: bool = False):
         metadata = request_ids.outgoing_metadata(metadata)
         return await call_with_retry(
             method,
             lambda remaining: rpc(request, timeout=remaining, metadata=metadata),
             timeout=self._timeout if timeout is None else timeout,
             backoff=backoff,
+            report_cause=read,
         )

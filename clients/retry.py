@@ -41,22 +41,31 @@ async def call_with_retry(
     *,
     timeout: float | None,
     backoff: Backoff,
+    report_cause: bool = False,
 ) -> T:
     """Run call(remaining_timeout) and retry transient failures within one overall deadline.
 
     The deadline covers all attempts, so a retried call never outlives the
-    caller's timeout. The last error is re-raised unchanged.
+    caller's timeout. The last error is re-raised unchanged, except that
+    with report_cause a retry cut short by the deadline re-raises the
+    transient error before it, whose details say why the call failed. Only
+    reads set it: for a call that changes state, DEADLINE_EXCEEDED tells
+    the caller that the last attempt may have taken effect.
     """
     deadline = None if timeout is None else time.monotonic() + timeout
     attempt = 0
+    transient: grpc.aio.AioRpcError | None = None
     while True:
         remaining = None if deadline is None else deadline - time.monotonic()
         try:
             return await call(remaining)
         except grpc.aio.AioRpcError as exc:
             attempt += 1
+            if report_cause and exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED and transient is not None:
+                raise transient from None
             if exc.code() not in TRANSIENT_CODES or attempt >= backoff.attempts:
                 raise
+            transient = exc
             pause = backoff.delay(attempt)
             if deadline is not None and time.monotonic() + pause >= deadline:
                 raise
