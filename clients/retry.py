@@ -48,7 +48,7 @@ async def call_with_retry(
     The deadline covers all attempts, so a retried call never outlives the
     caller's timeout. The last error is re-raised unchanged, except that
     with report_cause a retry cut short by the deadline re-raises the
-    transient error before it, whose details say why the call failed. Only
+    transient error before it, whose details name the cause. Only
     reads set it: for a call that changes state, DEADLINE_EXCEEDED tells
     the caller that the last attempt may have taken effect.
     """

@@ -65,9 +65,9 @@ class RequestIdMiddleware:
                 try:
                     await self.app(scope, receive, send_with_id)
                 except Exception:
-                    # Handled here, inside the request id, so that the log line
-                    # and the 500 answer carry it; Starlette's outer handler
-                    # would do both without it.
+                    # Handled here, while the request id is set, so that the log
+                    # line and the 500 response carry it. Starlette's outer
+                    # handler would log and respond without it.
                     logger.exception("%s %s failed with an unexpected error", scope["method"], scope["path"])
                     if status:
                         raise
