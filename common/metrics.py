@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
 
 import grpc
 from prometheus_client import Counter, Histogram, start_http_server
 
 from common import request_ids
+from common.interceptors import UnaryHandlerInterceptor
 
 logger = logging.getLogger(__name__)
 
@@ -23,31 +23,11 @@ RPC_SECONDS = Histogram(
 )
 
 
-class MetricsInterceptor(grpc.aio.ServerInterceptor):
+class MetricsInterceptor(UnaryHandlerInterceptor):
     """Count and time every unary-unary call; other kinds pass through untouched."""
 
-    def __init__(self) -> None:
-        # Wrapped handlers by method: the wrapper depends on the method only.
-        self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
-
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        wrapped = self._wrapped.get(handler_call_details.method)
-        if wrapped is not None:
-            return wrapped
-        handler = await continuation(handler_call_details)
-        if handler is None or handler.unary_unary is None:
-            return handler
-        wrapped = grpc.unary_unary_rpc_method_handler(
-            _measured(handler_call_details.method.rsplit("/", 1)[-1], handler.unary_unary),
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
-        self._wrapped[handler_call_details.method] = wrapped
-        return wrapped
+    def wrap(self, method: str, behavior):
+        return _measured(method, behavior)
 
 
 def _measured(method: str, behavior):

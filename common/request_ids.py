@@ -16,11 +16,12 @@ import logging
 import os
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
 
 import grpc
 
+from common.interceptors import UnaryHandlerInterceptor
 from common.rules import InvalidInput
 
 METADATA_KEY = "x-request-id"
@@ -73,6 +74,11 @@ def bound(request_id: str) -> Iterator[None]:
         current.reset(token)
 
 
+def log_extra(request_id: str) -> dict[str, str] | None:
+    """Return `extra` that logs a line under request_id; None, for an empty id, keeps the current one."""
+    return {"request_id": request_id} if request_id else None
+
+
 def outgoing_metadata(metadata=None):
     """Return the call metadata with the current request id added, if there is one."""
     request_id = current.get()
@@ -96,7 +102,7 @@ class LogFilter(logging.Filter):
         return True
 
 
-class RequestIdInterceptor(grpc.aio.ServerInterceptor):
+class RequestIdInterceptor(UnaryHandlerInterceptor):
     """Make the caller's x-request-id current while a unary call runs, or a new id when the call has none.
 
     A malformed id is rejected with INVALID_ARGUMENT before the handler runs.
@@ -104,30 +110,8 @@ class RequestIdInterceptor(grpc.aio.ServerInterceptor):
     method, status code and duration.
     """
 
-    def __init__(self) -> None:
-        # Wrapped handlers by method. The wrapper reads the metadata at each
-        # call, so one wrapper serves every call of a method.
-        self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
-
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        method = handler_call_details.method
-        wrapped = self._wrapped.get(method)
-        if wrapped is not None:
-            return wrapped
-        handler = await continuation(handler_call_details)
-        if handler is None or handler.unary_unary is None:
-            return handler
-        wrapped = grpc.unary_unary_rpc_method_handler(
-            _with_request_id(method.rsplit("/", 1)[-1], handler.unary_unary),
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
-        self._wrapped[method] = wrapped
-        return wrapped
+    def wrap(self, method: str, behavior):
+        return _with_request_id(method, behavior)
 
 
 def _with_request_id(method: str, behavior):
