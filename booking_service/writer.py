@@ -108,10 +108,6 @@ class _Pending:
     # writer's tasks serve many requests and have none of their own.
     request_id: str
 
-    @property
-    def log_extra(self) -> dict[str, str]:
-        return {"request_id": self.request_id or "-"}
-
 
 @dataclass
 class WriterStats:
@@ -191,7 +187,7 @@ class GroupCommitWriter:
                 logger.warning(
                     "insert of reservation %s for event %d failed: %s",
                     batch[0].booking.reservation_id, batch[0].booking.event_id, exc,
-                    extra=batch[0].log_extra,
+                    extra=request_ids.log_extra(batch[0].request_id),
                 )
                 if not batch[0].future.done():
                     batch[0].future.set_exception(exc)
@@ -224,7 +220,7 @@ class GroupCommitWriter:
                 logger.warning(
                     "reservation %s of event %d not inserted: its insert deadline passed",
                     pending.booking.reservation_id, pending.booking.event_id,
-                    extra=pending.log_extra,
+                    extra=request_ids.log_extra(pending.request_id),
                 )
                 if not pending.future.done():
                     pending.future.set_exception(InsertDeadlinePassed(str(pending.booking.reservation_id)))

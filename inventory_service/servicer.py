@@ -187,29 +187,24 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         return ReserveItem(event_id, reservation_id, quantity, hold_ms)
 
 
-def _request_id_extra(request_id: str) -> dict[str, str] | None:
-    """Return `extra` that logs a batch item under its own request id; None keeps the call's id."""
-    return {"request_id": request_id} if request_id else None
-
-
 def _log_reserve(reservation_id: str, event_id: int, quantity: int, result: ReserveResult, request_id: str) -> None:
     if not logger.isEnabledFor(logging.DEBUG):
         return
     logger.debug(
         "reserve %s of event %d for %d tickets: %s, available=%d",
         reservation_id, event_id, quantity, result.status.name, result.available,
-        extra=_request_id_extra(request_id),
+        extra=request_ids.log_extra(request_id),
     )
 
 
 def _log_confirm(reservation_id: str, event_id: int, result, request_id: str) -> None:
     if result.confirmed:
         if logger.isEnabledFor(logging.DEBUG):
-            logger.debug("confirmed reservation %s of event %d", reservation_id, event_id, extra=_request_id_extra(request_id))
+            logger.debug("confirmed reservation %s of event %d", reservation_id, event_id, extra=request_ids.log_extra(request_id))
     else:
         logger.warning(
             "confirm of reservation %s of event %d found it %s",
-            reservation_id, event_id, result.previous.name, extra=_request_id_extra(request_id),
+            reservation_id, event_id, result.previous.name, extra=request_ids.log_extra(request_id),
         )
 
 
