@@ -217,13 +217,6 @@ def process_running(name: str, pid: int) -> bool:
     return COMMAND_MARKERS.get(name, name) in command_line
 
 
-def _command_line(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
-
-
 def _running(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -247,7 +240,7 @@ def stop_from_state(run_dir: Path, timeout: float = 20.0) -> list[str]:
     stopped = []
     for name in STOP_ORDER:
         pid = state["processes"].get(name)
-        if not pid or not _running(pid) or COMMAND_MARKERS[name] not in _command_line(pid):
+        if not pid or not process_running(name, pid):
             continue
         try:
             os.killpg(pid, STOP_SIGNALS.get(name, signal.SIGTERM))
