@@ -49,8 +49,8 @@ async def call_with_retry(
     caller's timeout. The last error is re-raised unchanged, except that
     with report_cause a retry cut short by the deadline re-raises the
     transient error before it, whose details name the cause. Only
-    reads set it: for a call that changes state, DEADLINE_EXCEEDED tells
-    the caller that the last attempt may have taken effect.
+    reads set it. For a call that changes state, DEADLINE_EXCEEDED is the
+    only sign that the last attempt may have taken effect.
     """
     deadline = None if timeout is None else time.monotonic() + timeout
     attempt = 0

@@ -46,8 +46,8 @@ def new() -> str:
 def check(field: str, value: str) -> str:
     """Return value if it is a valid request id, else raise InvalidInput naming field."""
     if not _VALID.fullmatch(value):
-        shown = value[:32] + ("..." if len(value) > 32 else "")
-        raise InvalidInput(field, f"{RULE}, got {shown!r}")
+        excerpt = value[:32] + ("..." if len(value) > 32 else "")
+        raise InvalidInput(field, f"{RULE}, got {excerpt!r}")
     return value
 
 

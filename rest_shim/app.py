@@ -69,7 +69,7 @@ GRPC_TO_HTTP = {
     grpc.StatusCode.CANCELLED: 503,
 }
 IDEMPOTENCY_HEADER = "idempotency-key"
-# How the booking service's own UNAVAILABLE messages start; any other
+# Prefixes of the booking service's own UNAVAILABLE messages. Any other
 # UNAVAILABLE comes from grpcio, e.g. when the booking service is down.
 SERVICE_MESSAGE_PREFIXES = ("PostgreSQL unavailable", "inventory unavailable")
 CREATE_EVENT_FIELDS = frozenset({"name", "total_tickets"})

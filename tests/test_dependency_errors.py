@@ -103,7 +103,7 @@ async def test_write_retry_keeps_deadline() -> None:
     async def call(remaining: float | None) -> None:
         raise errors.pop(0)
 
-    # The last attempt of a Book may have booked, which only DEADLINE_EXCEEDED says.
+    # The last attempt of a Book may have booked, and only DEADLINE_EXCEEDED reports that.
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await call_with_retry("Book", call, timeout=5, backoff=Backoff(attempts=4, base_s=0.001, cap_s=0.001))
 

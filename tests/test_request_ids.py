@@ -267,7 +267,7 @@ def test_log_line_carries_current_id(fmt: str) -> None:
 
 
 class _RecordHandler(logging.Handler):
-    """Collect records after the request id filter ran, as logs.configure's handler sees them."""
+    """Collect records after the request id filter ran, as the handler of logs.configure receives them."""
 
     def __init__(self) -> None:
         super().__init__()
